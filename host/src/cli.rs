@@ -1,0 +1,31 @@
+//! The `castellan` command line: `serve`, `check-config` and the `admin`
+//! client of the admin API.
+
+pub mod admin;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Castellan, a self-hosted identity provider.
+#[derive(Debug, Parser)]
+#[command(name = "castellan", version, about)]
+pub struct Cli {
+    /// TOML configuration file; `CASTELLAN_*` variables override it.
+    #[arg(long, global = true, env = "CASTELLAN_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (SQLite in ./data and 127.0.0.1:9000 by default).
+    Serve,
+    /// Validate the configuration and print it with secrets hidden.
+    CheckConfig,
+    /// Manage a running server through its admin API.
+    Admin(admin::AdminArgs),
+}

@@ -1,0 +1,262 @@
+//! Server configuration: defaults, an optional TOML file and `CASTELLAN_*`
+//! environment variables, in that order of precedence.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+/// Top-level keys that `CASTELLAN_*` variables may set. Other variables with
+/// the prefix (such as `CASTELLAN_TEST_POSTGRES_URL` or the CLI's
+/// `CASTELLAN_URL`) are not configuration and are ignored here.
+const ENV_KEYS: &[&str] = &[
+    "listen",
+    "data_dir",
+    "database_url",
+    "public_url",
+    "log_format",
+    "log_level",
+    "bootstrap_admin_password",
+    "bootstrap_token",
+    "database",
+    "http",
+];
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A source could not be read or a value has the wrong type.
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+    /// The configuration file named on the command line does not exist.
+    #[error("configuration file {0} does not exist")]
+    MissingFile(PathBuf),
+}
+
+/// Log line format.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The effective configuration of a Castellan server.
+#[derive(Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address and port to listen on.
+    pub listen: SocketAddr,
+    /// Folder for the embedded SQLite database and other local state.
+    pub data_dir: PathBuf,
+    /// `sqlite:` or `postgres://` URL; SQLite in `data_dir` when unset.
+    pub database_url: Option<SecretString>,
+    /// External base URL, used in links Castellan prints or sends.
+    pub public_url: Option<String>,
+    /// Log line format.
+    pub log_format: LogFormat,
+    /// `tracing` filter directives, such as `info` or `castellan=debug`.
+    pub log_level: String,
+    /// Password for the user `admin`, created when no admin exists yet.
+    pub bootstrap_admin_password: Option<SecretString>,
+    /// Value of an admin API token, created when no admin exists yet.
+    pub bootstrap_token: Option<SecretString>,
+    /// Connection pool settings.
+    pub database: DatabaseConfig,
+    /// HTTP server limits.
+    pub http: HttpConfig,
+}
+
+/// Connection pool settings.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// Largest number of open connections.
+    pub max_connections: u32,
+    /// Seconds to wait for a free connection before answering 503.
+    pub acquire_timeout_secs: u64,
+    /// Milliseconds SQLite waits on a locked database before giving up.
+    pub sqlite_busy_timeout_ms: u64,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig { max_connections: 10, acquire_timeout_secs: 5, sqlite_busy_timeout_ms: 5_000 }
+    }
+}
+
+/// HTTP server limits.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Seconds a request may take before it is answered with 503.
+    pub request_timeout_secs: u64,
+    /// Seconds to let in-flight requests finish after SIGTERM.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig { max_body_bytes: 1024 * 1024, request_timeout_secs: 30, shutdown_grace_secs: 30 }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 9000)),
+            data_dir: PathBuf::from("./data"),
+            database_url: None,
+            public_url: None,
+            log_format: LogFormat::Text,
+            log_level: "info".to_owned(),
+            bootstrap_admin_password: None,
+            bootstrap_token: None,
+            database: DatabaseConfig::default(),
+            http: HttpConfig::default(),
+        }
+    }
+}
+
+impl Config {
+    /// Loads defaults, then `file` if given, then the environment.
+    ///
+    /// # Errors
+    /// A missing file, a syntax error or a value of the wrong type.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut figment = Figment::new();
+        if let Some(file) = file {
+            if !file.is_file() {
+                return Err(ConfigError::MissingFile(file.to_owned()));
+            }
+            figment = figment.merge(Toml::file(file));
+        }
+        let env = Env::prefixed("CASTELLAN_").split("__").filter(|key| {
+            let top = key.as_str().split('.').next().unwrap_or_default();
+            ENV_KEYS.iter().any(|known| known.eq_ignore_ascii_case(top))
+        });
+        figment
+            .merge(env)
+            .extract::<Config>()
+            .map_err(|error| ConfigError::Invalid(error.to_string()))
+    }
+
+    /// The database URL in effect: the configured one, or SQLite in the data
+    /// folder.
+    pub fn database_url(&self) -> SecretString {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => {
+                let path = self.data_dir.join("castellan.db");
+                SecretString::from(format!("sqlite://{}?mode=rwc", path.display()))
+            }
+        }
+    }
+
+    /// The external base URL without a trailing slash.
+    pub fn public_url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.listen),
+        }
+    }
+
+    /// A TOML rendering of the effective configuration with every secret
+    /// hidden, for `castellan check-config`.
+    pub fn redacted(&self) -> String {
+        let view = RedactedConfig {
+            listen: self.listen.to_string(),
+            data_dir: self.data_dir.display().to_string(),
+            database_url: redact_url(self.database_url().expose_secret()),
+            public_url: self.public_url(),
+            log_format: self.log_format,
+            log_level: self.log_level.clone(),
+            bootstrap_admin_password: set_or_unset(&self.bootstrap_admin_password),
+            bootstrap_token: set_or_unset(&self.bootstrap_token),
+            database: self.database.clone(),
+            http: self.http.clone(),
+        };
+        toml::to_string_pretty(&view).unwrap_or_else(|error| format!("# cannot render: {error}"))
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+#[derive(Serialize)]
+struct RedactedConfig {
+    listen: String,
+    data_dir: String,
+    database_url: String,
+    public_url: String,
+    log_format: LogFormat,
+    log_level: String,
+    bootstrap_admin_password: &'static str,
+    bootstrap_token: &'static str,
+    database: DatabaseConfig,
+    http: HttpConfig,
+}
+
+fn set_or_unset(value: &Option<SecretString>) -> &'static str {
+    if value.is_some() { "(set, hidden)" } else { "(unset)" }
+}
+
+/// Replaces the password in a URL's user-info with `***`; anything after a
+/// `password=` query key is hidden too.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, tail) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
+    let authority = match authority.rsplit_once('@') {
+        Some((user_info, host)) => match user_info.split_once(':') {
+            Some((user, _)) => format!("{user}:***@{host}"),
+            None => format!("{user_info}@{host}"),
+        },
+        None => authority.to_owned(),
+    };
+    let tail = match tail.find("password=") {
+        Some(at) => format!("{}password=***", &tail[..at]),
+        None => tail.to_owned(),
+    };
+    format!("{scheme}://{authority}{tail}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_password_is_hidden() {
+        let url = "postgres://castellan:hunter2@db.internal:5432/idp?sslmode=require";
+        let redacted = redact_url(url);
+        assert_eq!(redacted, "postgres://castellan:***@db.internal:5432/idp?sslmode=require");
+        assert_eq!(redact_url("postgres://h/db?password=hunter2"), "postgres://h/db?password=***");
+        assert_eq!(redact_url("sqlite://./data/c.db?mode=rwc"), "sqlite://./data/c.db?mode=rwc");
+    }
+
+    #[test]
+    fn redacted_config_hides_bootstrap_secrets() {
+        let config = Config {
+            bootstrap_admin_password: Some(SecretString::from("hunter2-pw")),
+            bootstrap_token: Some(SecretString::from("tok-hunter2")),
+            database_url: Some(SecretString::from("postgres://u:pw-hunter2@h/db")),
+            ..Config::default()
+        };
+        let shown = format!("{} {:?}", config.redacted(), config);
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("(set, hidden)"));
+    }
+}

@@ -1,0 +1,55 @@
+//! Bearer-token callers of the admin API.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+
+use super::{ApiError, AppState, client_ip};
+use crate::event::AuditContext;
+use crate::token::Principal;
+
+/// Any caller with a valid token.
+pub struct Caller {
+    /// Who the token belongs to.
+    pub principal: Principal,
+    /// Actor and address for audit events.
+    pub context: AuditContext,
+}
+
+/// A caller allowed to use the admin API.
+pub struct Admin(pub Caller);
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let secret = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")))
+            .map(str::trim)
+            .ok_or_else(ApiError::unauthorized)?;
+        let ip = client_ip(parts.extensions.get::<ConnectInfo<SocketAddr>>());
+        let Some(principal) = state.directory.authenticate_token(secret).await? else {
+            tracing::info!(client_ip = ip.as_deref().unwrap_or(""), "rejected bearer token");
+            return Err(ApiError::unauthorized());
+        };
+        let context = principal.audit_context(ip);
+        Ok(Caller { principal, context })
+    }
+}
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        if !caller.principal.admin {
+            return Err(ApiError::forbidden());
+        }
+        Ok(Admin(caller))
+    }
+}
