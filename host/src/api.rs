@@ -158,7 +158,10 @@ pub struct CreateUser {
 impl CreateUser {
     /// A user with only a username.
     pub fn named(username: &str) -> Self {
-        CreateUser { username: username.to_owned(), ..Default::default() }
+        CreateUser {
+            username: username.to_owned(),
+            ..Default::default()
+        }
     }
 }
 
@@ -171,7 +174,11 @@ pub struct UpdateUser {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
     /// New email, or null to remove it.
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schema(value_type = Option<String>)]
     pub email: Option<Option<String>>,
     /// Whether the email is verified.
@@ -284,7 +291,11 @@ pub struct UpdateGroup {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// New parent id, or null for none.
-    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schema(value_type = Option<Uuid>)]
     pub parent: Option<Option<Uuid>>,
     /// Replaces all attributes.

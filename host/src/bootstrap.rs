@@ -46,7 +46,12 @@ pub enum Bootstrap {
 pub async fn run(directory: &Directory, config: &Config) -> Result<Bootstrap, IdentityError> {
     let system = AuditContext::system();
     let admin_group = ensure_admin_group(directory, &system).await?;
-    if !directory.members(admin_group.id, true).await?.iter().all(|user| !user.active) {
+    if !directory
+        .members(admin_group.id, true)
+        .await?
+        .iter()
+        .all(|user| !user.active)
+    {
         return Ok(Bootstrap::AdminExists);
     }
     let password = config.bootstrap_admin_password.as_ref();
@@ -65,10 +70,15 @@ pub async fn run(directory: &Directory, config: &Config) -> Result<Bootstrap, Id
         }
     };
     if let Some(password) = password {
-        let update = crate::api::UpdateUser { password: Some(password.clone()), ..Default::default() };
+        let update = crate::api::UpdateUser {
+            password: Some(password.clone()),
+            ..Default::default()
+        };
         directory.update_user(&system, admin.id, update).await?;
     }
-    directory.add_member(&system, admin_group.id, admin.id).await?;
+    directory
+        .add_member(&system, admin_group.id, admin.id)
+        .await?;
     if let Some(secret) = token {
         let new = NewToken {
             user_id: admin.id,
@@ -88,11 +98,18 @@ pub async fn run(directory: &Directory, config: &Config) -> Result<Bootstrap, Id
     Ok(Bootstrap::FromEnvironment)
 }
 
-async fn ensure_admin_group(directory: &Directory, system: &AuditContext) -> Result<Group, IdentityError> {
+async fn ensure_admin_group(
+    directory: &Directory,
+    system: &AuditContext,
+) -> Result<Group, IdentityError> {
     if let Some(group) = directory.group_named(ADMIN_GROUP).await? {
         return Ok(group);
     }
-    let input = CreateGroup { name: ADMIN_GROUP.to_owned(), parent: None, attributes: None };
+    let input = CreateGroup {
+        name: ADMIN_GROUP.to_owned(),
+        parent: None,
+        attributes: None,
+    };
     match directory.create_group(system, input).await {
         Ok(group) => Ok(group),
         // Another replica created it at the same moment.
@@ -111,8 +128,14 @@ async fn new_setup_link(directory: &Directory) -> Result<SecretString, IdentityE
     let now = directory.clock().now();
     let mut tx = directory.store().begin().await?;
     let id = Uuid::new_v4().to_string();
-    store::setup::replace(tx.conn(), &id, &token::secret_hash(&secret), now, now + SETUP_LINK_LIFETIME)
-        .await?;
+    store::setup::replace(
+        tx.conn(),
+        &id,
+        &token::secret_hash(&secret),
+        now,
+        now + SETUP_LINK_LIFETIME,
+    )
+    .await?;
     tx.commit().await?;
     Ok(SecretString::from(secret))
 }
@@ -121,7 +144,10 @@ async fn new_setup_link(directory: &Directory) -> Result<SecretString, IdentityE
 ///
 /// # Errors
 /// A database failure.
-pub async fn setup_link_is_live(directory: &Directory, secret: &str) -> Result<bool, IdentityError> {
+pub async fn setup_link_is_live(
+    directory: &Directory,
+    secret: &str,
+) -> Result<bool, IdentityError> {
     let mut conn = directory.store().conn().await?;
     let now = directory.clock().now();
     Ok(store::setup::is_live(&mut conn, &token::secret_hash(secret), now).await?)
@@ -177,18 +203,32 @@ pub async fn complete_setup(
         revoked_at: None,
         last_used_at: None,
     };
-    let context = AuditContext { actor: format!("user:{}", user.id), client_ip };
+    let context = AuditContext {
+        actor: format!("user:{}", user.id),
+        client_ip,
+    };
     let mut tx = directory.store().begin().await?;
     if !store::setup::consume(tx.conn(), &token::secret_hash(link), now).await? {
         return Err(SetupError::LinkInvalid);
     }
-    store::users::insert(tx.conn(), &user, Some(&hash)).await.map_err(conflict)?;
-    store::groups::add_member(tx.conn(), group.id, user.id, now).await.map_err(conflict)?;
-    store::tokens::insert(tx.conn(), &token, &token::secret_hash(secret.expose_secret()))
+    store::users::insert(tx.conn(), &user, Some(&hash))
         .await
         .map_err(conflict)?;
-    let event = Event::new(&context, now, "setup.complete", Outcome::Success).target("user", user.id);
-    store::events::insert(tx.conn(), &event).await.map_err(conflict)?;
+    store::groups::add_member(tx.conn(), group.id, user.id, now)
+        .await
+        .map_err(conflict)?;
+    store::tokens::insert(
+        tx.conn(),
+        &token,
+        &token::secret_hash(secret.expose_secret()),
+    )
+    .await
+    .map_err(conflict)?;
+    let event =
+        Event::new(&context, now, "setup.complete", Outcome::Success).target("user", user.id);
+    store::events::insert(tx.conn(), &event)
+        .await
+        .map_err(conflict)?;
     tx.commit().await.map_err(conflict)?;
     Ok((user, secret))
 }

@@ -88,7 +88,11 @@ pub struct DatabaseConfig {
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
-        DatabaseConfig { max_connections: 10, acquire_timeout_secs: 5, sqlite_busy_timeout_ms: 5_000 }
+        DatabaseConfig {
+            max_connections: 10,
+            acquire_timeout_secs: 5,
+            sqlite_busy_timeout_ms: 5_000,
+        }
     }
 }
 
@@ -106,7 +110,11 @@ pub struct HttpConfig {
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        HttpConfig { max_body_bytes: 1024 * 1024, request_timeout_secs: 30, shutdown_grace_secs: 30 }
+        HttpConfig {
+            max_body_bytes: 1024 * 1024,
+            request_timeout_secs: 30,
+            shutdown_grace_secs: 30,
+        }
     }
 }
 
@@ -210,7 +218,11 @@ struct RedactedConfig {
 }
 
 fn set_or_unset(value: &Option<SecretString>) -> &'static str {
-    if value.is_some() { "(set, hidden)" } else { "(unset)" }
+    if value.is_some() {
+        "(set, hidden)"
+    } else {
+        "(unset)"
+    }
 }
 
 /// Replaces the password in a URL's user-info with `***`; anything after a
@@ -242,9 +254,18 @@ mod tests {
     fn url_password_is_hidden() {
         let url = "postgres://castellan:hunter2@db.internal:5432/idp?sslmode=require";
         let redacted = redact_url(url);
-        assert_eq!(redacted, "postgres://castellan:***@db.internal:5432/idp?sslmode=require");
-        assert_eq!(redact_url("postgres://h/db?password=hunter2"), "postgres://h/db?password=***");
-        assert_eq!(redact_url("sqlite://./data/c.db?mode=rwc"), "sqlite://./data/c.db?mode=rwc");
+        assert_eq!(
+            redacted,
+            "postgres://castellan:***@db.internal:5432/idp?sslmode=require"
+        );
+        assert_eq!(
+            redact_url("postgres://h/db?password=hunter2"),
+            "postgres://h/db?password=***"
+        );
+        assert_eq!(
+            redact_url("sqlite://./data/c.db?mode=rwc"),
+            "sqlite://./data/c.db?mode=rwc"
+        );
     }
 
     #[test]

@@ -19,7 +19,10 @@ pub struct AuditContext {
 impl AuditContext {
     /// The server itself (bootstrap, migrations).
     pub fn system() -> Self {
-        AuditContext { actor: "system".to_owned(), client_ip: None }
+        AuditContext {
+            actor: "system".to_owned(),
+            client_ip: None,
+        }
     }
 }
 

@@ -52,7 +52,10 @@ fn taken_message(taken: Taken) -> &'static str {
 
 impl IdentityError {
     pub(crate) fn invalid(field: &'static str, message: &str) -> Self {
-        IdentityError::Invalid { field, message: message.to_owned() }
+        IdentityError::Invalid {
+            field,
+            message: message.to_owned(),
+        }
     }
 
     /// A short stable code for audit details and API errors.
@@ -131,8 +134,13 @@ impl Directory {
         if matches!(error, IdentityError::Store(StoreError::Unavailable(_))) {
             return;
         }
-        let mut failure = Event::new(context, self.clock.now(), &attempted.action, Outcome::Failure)
-            .detail("error", error.code());
+        let mut failure = Event::new(
+            context,
+            self.clock.now(),
+            &attempted.action,
+            Outcome::Failure,
+        )
+        .detail("error", error.code());
         failure.target_kind = attempted.target_kind.clone();
         failure.target_id = attempted.target_id.clone();
         let written = async {

@@ -24,7 +24,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let metrics = telemetry::init_metrics();
     if config.database_url.is_none() {
         std::fs::create_dir_all(&config.data_dir).map_err(|error| {
-            anyhow::anyhow!("cannot create data folder {}: {error}", config.data_dir.display())
+            anyhow::anyhow!(
+                "cannot create data folder {}: {error}",
+                config.data_dir.display()
+            )
         })?;
     }
     let settings = PoolSettings {
@@ -42,7 +45,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         Bootstrap::SetupLink(url) => announce_setup_link(url.expose_secret()),
     }
 
-    let state = AppState { directory, metrics, public_url: Arc::from(config.public_url()) };
+    let state = AppState {
+        directory,
+        metrics,
+        public_url: Arc::from(config.public_url()),
+    };
     let limits = Limits {
         max_body_bytes: config.http.max_body_bytes,
         request_timeout: Duration::from_secs(config.http.request_timeout_secs),
@@ -55,8 +62,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     tracing::info!(%address, public_url = %config.public_url(), "listening");
 
     let grace = Duration::from_secs(config.http.shutdown_grace_secs);
-    let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal());
+    let served = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal());
     // After the signal, in-flight requests get the grace period to finish.
     let outcome = tokio::select! {
         outcome = served => outcome.map_err(anyhow::Error::from),

@@ -192,7 +192,10 @@ impl Store {
             Backend::Sqlite => sqlx::migrate!("migrations/sqlite"),
             Backend::Postgres => sqlx::migrate!("migrations/postgres"),
         };
-        migrator.run(&self.pool).await.map_err(StoreError::Migration)
+        migrator
+            .run(&self.pool)
+            .await
+            .map_err(StoreError::Migration)
     }
 
     /// The engine behind this store.

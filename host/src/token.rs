@@ -37,7 +37,9 @@ impl fmt::Display for TokenId {
 }
 
 /// What a token may do.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum TokenScope {
     /// The whole admin API, while its owner is an admin.
@@ -100,7 +102,10 @@ pub struct Principal {
 impl Principal {
     /// The audit context of calls made with this token.
     pub fn audit_context(&self, client_ip: Option<String>) -> AuditContext {
-        AuditContext { actor: format!("user:{}", self.user.id), client_ip }
+        AuditContext {
+            actor: format!("user:{}", self.user.id),
+            client_ip,
+        }
     }
 }
 
@@ -146,14 +151,23 @@ impl Directory {
     ) -> Result<(ApiToken, SecretString), IdentityError> {
         let owner = self.user(input.user_id).await?;
         if input.name.trim().is_empty() || input.name.chars().count() > 100 {
-            return Err(IdentityError::invalid("name", "must be 1 to 100 characters"));
+            return Err(IdentityError::invalid(
+                "name",
+                "must be 1 to 100 characters",
+            ));
         }
         let now = self.clock().now();
         if input.expires_at.is_some_and(|at| at <= now) {
-            return Err(IdentityError::invalid("expires_at", "must be in the future"));
+            return Err(IdentityError::invalid(
+                "expires_at",
+                "must be in the future",
+            ));
         }
         if input.scope == TokenScope::Admin && !self.is_admin(&owner).await? {
-            return Err(IdentityError::invalid("scope", "admin tokens need an admin owner"));
+            return Err(IdentityError::invalid(
+                "scope",
+                "admin tokens need an admin owner",
+            ));
         }
         let secret = input.secret.unwrap_or_else(generate_secret);
         let token = ApiToken {
@@ -183,15 +197,21 @@ impl Directory {
     ///
     /// # Errors
     /// Unknown token or a database failure.
-    pub async fn revoke_token(&self, context: &AuditContext, id: TokenId) -> Result<(), IdentityError> {
+    pub async fn revoke_token(
+        &self,
+        context: &AuditContext,
+        id: TokenId,
+    ) -> Result<(), IdentityError> {
         let now = self.clock().now();
         let event = Event::new(context, now, "token.revoke", Outcome::Success).target("token", id);
-        self.write(context, event, async |tx: &mut Tx| {
-            match store::tokens::revoke(tx.conn(), id, now).await? {
+        self.write(
+            context,
+            event,
+            async |tx: &mut Tx| match store::tokens::revoke(tx.conn(), id, now).await? {
                 true => Ok(()),
                 false => Err(StoreError::MissingReference),
-            }
-        })
+            },
+        )
         .await
         .map_err(|error| match error {
             IdentityError::Store(StoreError::MissingReference) => IdentityError::NotFound("token"),
@@ -205,7 +225,9 @@ impl Directory {
     /// Unknown token or a database failure.
     pub async fn token(&self, id: TokenId) -> Result<ApiToken, IdentityError> {
         let mut conn = self.store().conn().await?;
-        store::tokens::get(&mut conn, id).await?.ok_or(IdentityError::NotFound("token"))
+        store::tokens::get(&mut conn, id)
+            .await?
+            .ok_or(IdentityError::NotFound("token"))
     }
 
     /// Tokens, all or one user's, newest first.
@@ -222,12 +244,16 @@ impl Directory {
     ///
     /// # Errors
     /// A database failure.
-    pub async fn authenticate_token(&self, secret: &str) -> Result<Option<Principal>, IdentityError> {
+    pub async fn authenticate_token(
+        &self,
+        secret: &str,
+    ) -> Result<Option<Principal>, IdentityError> {
         if secret.is_empty() {
             return Ok(None);
         }
         let mut conn = self.store().conn().await?;
-        let Some(token) = store::tokens::find_by_hash(&mut conn, &secret_hash(secret)).await? else {
+        let Some(token) = store::tokens::find_by_hash(&mut conn, &secret_hash(secret)).await?
+        else {
             return Ok(None);
         };
         drop(conn);
@@ -240,7 +266,10 @@ impl Directory {
             return Ok(None);
         }
         let admin = token.scope == TokenScope::Admin && self.is_admin(&user).await?;
-        if token.last_used_at.is_none_or(|at| now - at >= LAST_USED_RESOLUTION) {
+        if token
+            .last_used_at
+            .is_none_or(|at| now - at >= LAST_USED_RESOLUTION)
+        {
             let mut conn = self.store().conn().await?;
             store::tokens::touch(&mut conn, token.id, now).await?;
         }

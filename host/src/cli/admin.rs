@@ -333,11 +333,17 @@ impl Client {
         body: Option<&B>,
     ) -> anyhow::Result<Option<T>> {
         let url = format!("{}{path}", self.base);
-        let mut request = self.http.request(method, &url).bearer_auth(self.token.expose_secret());
+        let mut request = self
+            .http
+            .request(method, &url)
+            .bearer_auth(self.token.expose_secret());
         if let Some(body) = body {
             request = request.json(body);
         }
-        let response = request.send().await.with_context(|| format!("cannot reach {url}"))?;
+        let response = request
+            .send()
+            .await
+            .with_context(|| format!("cannot reach {url}"))?;
         let status = response.status();
         if status == StatusCode::NO_CONTENT {
             return Ok(None);
@@ -345,15 +351,24 @@ impl Client {
         let bytes = response.bytes().await.context("cannot read the response")?;
         if !status.is_success() {
             match serde_json::from_slice::<ErrorBody>(&bytes) {
-                Ok(body) => bail!("{} ({}): {}", body.error.code, status.as_u16(), body.error.message),
+                Ok(body) => bail!(
+                    "{} ({}): {}",
+                    body.error.code,
+                    status.as_u16(),
+                    body.error.message
+                ),
                 Err(_) => bail!("the server answered {status}"),
             }
         }
-        Ok(Some(serde_json::from_slice(&bytes).context("unexpected response")?))
+        Ok(Some(
+            serde_json::from_slice(&bytes).context("unexpected response")?,
+        ))
     }
 
     async fn get<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
-        self.call::<(), T>(Method::GET, path, None).await?.context("empty response")
+        self.call::<(), T>(Method::GET, path, None)
+            .await?
+            .context("empty response")
     }
 
     async fn send<B: Serialize, T: DeserializeOwned>(
@@ -362,11 +377,15 @@ impl Client {
         path: &str,
         body: &B,
     ) -> anyhow::Result<T> {
-        self.call(method, path, Some(body)).await?.context("empty response")
+        self.call(method, path, Some(body))
+            .await?
+            .context("empty response")
     }
 
     async fn delete(&self, path: &str) -> anyhow::Result<()> {
-        self.call::<(), serde_json::Value>(Method::DELETE, path, None).await.map(drop)
+        self.call::<(), serde_json::Value>(Method::DELETE, path, None)
+            .await
+            .map(drop)
     }
 
     /// A username or id to a user id.
@@ -374,10 +393,15 @@ impl Client {
         if let Ok(id) = Uuid::parse_str(user) {
             return Ok(id);
         }
-        let page: Page<UserView> = self.get(&format!("/users?username={}&limit=500", encode(user))).await?;
+        let page: Page<UserView> = self
+            .get(&format!("/users?username={}&limit=500", encode(user)))
+            .await?;
         page.items
             .iter()
-            .find(|found| found.username.eq_ignore_ascii_case(user) || found.username.to_lowercase() == user.to_lowercase())
+            .find(|found| {
+                found.username.eq_ignore_ascii_case(user)
+                    || found.username.to_lowercase() == user.to_lowercase()
+            })
             .map(|found| found.id)
             .with_context(|| format!("no user named {user:?}"))
     }
@@ -387,7 +411,9 @@ impl Client {
         if let Ok(id) = Uuid::parse_str(group) {
             return Ok(id);
         }
-        let page: Page<GroupView> = self.get(&format!("/groups?name={}&limit=500", encode(group))).await?;
+        let page: Page<GroupView> = self
+            .get(&format!("/groups?name={}&limit=500", encode(group)))
+            .await?;
         page.items
             .iter()
             .find(|found| found.name.to_lowercase() == group.to_lowercase())
@@ -399,13 +425,19 @@ impl Client {
 fn encode(text: &str) -> String {
     text.bytes()
         .map(|byte| match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (byte as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (byte as char).to_string()
+            }
             _ => format!("%{byte:02X}"),
         })
         .collect()
 }
 
-fn print<T: Serialize>(output: Output, value: &T, table: impl FnOnce() -> Table) -> anyhow::Result<()> {
+fn print<T: Serialize>(
+    output: Output,
+    value: &T,
+    table: impl FnOnce() -> Table,
+) -> anyhow::Result<()> {
     match output {
         Output::Json => println!("{}", serde_json::to_string_pretty(value)?),
         Output::Table => println!("{}", table()),
@@ -415,7 +447,9 @@ fn print<T: Serialize>(output: Output, value: &T, table: impl FnOnce() -> Table)
 
 fn table(header: &[&str], rows: impl IntoIterator<Item = Vec<String>>) -> Table {
     let mut table = Table::new();
-    table.load_preset(comfy_table::presets::NOTHING).set_header(header.to_vec());
+    table
+        .load_preset(comfy_table::presets::NOTHING)
+        .set_header(header.to_vec());
     for row in rows {
         table.add_row(row);
     }
@@ -431,7 +465,10 @@ fn user_rows(users: &[UserView]) -> Table {
                 user.username.clone(),
                 user.email.clone().unwrap_or_default(),
                 user.display_name.clone(),
-                serde_json::to_value(user.user_type).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+                serde_json::to_value(user.user_type)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default(),
                 user.active.to_string(),
             ]
         }),
@@ -442,7 +479,11 @@ fn group_rows(groups: &[GroupView]) -> Table {
     table(
         &["ID", "NAME", "PARENT"],
         groups.iter().map(|group| {
-            vec![group.id.to_string(), group.name.clone(), group.parent.map(|id| id.to_string()).unwrap_or_default()]
+            vec![
+                group.id.to_string(),
+                group.name.clone(),
+                group.parent.map(|id| id.to_string()).unwrap_or_default(),
+            ]
         }),
     )
 }
@@ -456,14 +497,19 @@ fn token_rows(tokens: &[TokenView]) -> Table {
                 token.name.clone(),
                 token.user.to_string(),
                 token.scope.as_str().to_owned(),
-                token.expires_at.clone().unwrap_or_else(|| "never".to_owned()),
+                token
+                    .expires_at
+                    .clone()
+                    .unwrap_or_else(|| "never".to_owned()),
                 token.revoked_at.clone().unwrap_or_default(),
             ]
         }),
     )
 }
 
-fn parse_attributes(text: Option<&str>) -> anyhow::Result<Option<serde_json::Map<String, serde_json::Value>>> {
+fn parse_attributes(
+    text: Option<&str>,
+) -> anyhow::Result<Option<serde_json::Map<String, serde_json::Value>>> {
     text.map(|text| serde_json::from_str(text).context("--attributes must be a JSON object"))
         .transpose()
 }
@@ -471,7 +517,9 @@ fn parse_attributes(text: Option<&str>) -> anyhow::Result<Option<serde_json::Map
 fn read_password(fields: &UserFields) -> anyhow::Result<Option<SecretString>> {
     if fields.password_stdin {
         let mut password = String::new();
-        std::io::stdin().read_to_string(&mut password).context("cannot read the password")?;
+        std::io::stdin()
+            .read_to_string(&mut password)
+            .context("cannot read the password")?;
         let password = password.trim_end_matches(['\r', '\n']).to_owned();
         return Ok(Some(SecretString::from(password)));
     }
@@ -487,17 +535,30 @@ fn parse_hash(text: Option<&str>) -> anyhow::Result<Option<ImportedHash>> {
     } else {
         serde_json::Value::String(text.to_owned())
     };
-    Ok(Some(serde_json::from_value(value).context("--password-hash is not usable")?))
+    Ok(Some(
+        serde_json::from_value(value).context("--password-hash is not usable")?,
+    ))
 }
 
 async fn users(client: &Client, output: Output, command: UserCommand) -> anyhow::Result<()> {
     match command {
-        UserCommand::List { username, email, limit, after } => {
+        UserCommand::List {
+            username,
+            email,
+            limit,
+            after,
+        } => {
             let mut query = Vec::new();
-            username.iter().for_each(|v| query.push(format!("username={}", encode(v))));
-            email.iter().for_each(|v| query.push(format!("email={}", encode(v))));
+            username
+                .iter()
+                .for_each(|v| query.push(format!("username={}", encode(v))));
+            email
+                .iter()
+                .for_each(|v| query.push(format!("email={}", encode(v))));
             limit.iter().for_each(|v| query.push(format!("limit={v}")));
-            after.iter().for_each(|v| query.push(format!("after={}", encode(v))));
+            after
+                .iter()
+                .for_each(|v| query.push(format!("after={}", encode(v))));
             let page: Page<UserView> = client.get(&format!("/users?{}", query.join("&"))).await?;
             print(output, &page, || user_rows(&page.items))?;
             if output == Output::Table
@@ -527,9 +588,15 @@ async fn users(client: &Client, output: Output, command: UserCommand) -> anyhow:
                 password_hash: parse_hash(fields.password_hash.as_deref())?,
             };
             let created: UserView = client.send(Method::POST, "/users", &input).await?;
-            print(output, &created, || user_rows(std::slice::from_ref(&created)))?;
+            print(output, &created, || {
+                user_rows(std::slice::from_ref(&created))
+            })?;
         }
-        UserCommand::Update { user, rename, fields } => {
+        UserCommand::Update {
+            user,
+            rename,
+            fields,
+        } => {
             if fields.username.is_some() {
                 bail!("use --rename to change a username");
             }
@@ -545,14 +612,25 @@ async fn users(client: &Client, output: Output, command: UserCommand) -> anyhow:
                 password_hash: parse_hash(fields.password_hash.as_deref())?,
                 ..Default::default()
             };
-            let updated: UserView = client.send(Method::PATCH, &format!("/users/{id}"), &input).await?;
-            print(output, &updated, || user_rows(std::slice::from_ref(&updated)))?;
+            let updated: UserView = client
+                .send(Method::PATCH, &format!("/users/{id}"), &input)
+                .await?;
+            print(output, &updated, || {
+                user_rows(std::slice::from_ref(&updated))
+            })?;
         }
         UserCommand::SetActive { user, active } => {
             let id = client.user_id(&user).await?;
-            let input = UpdateUser { active: Some(active), ..Default::default() };
-            let updated: UserView = client.send(Method::PATCH, &format!("/users/{id}"), &input).await?;
-            print(output, &updated, || user_rows(std::slice::from_ref(&updated)))?;
+            let input = UpdateUser {
+                active: Some(active),
+                ..Default::default()
+            };
+            let updated: UserView = client
+                .send(Method::PATCH, &format!("/users/{id}"), &input)
+                .await?;
+            print(output, &updated, || {
+                user_rows(std::slice::from_ref(&updated))
+            })?;
         }
         UserCommand::Delete { user } => {
             let id = client.user_id(&user).await?;
@@ -561,7 +639,9 @@ async fn users(client: &Client, output: Output, command: UserCommand) -> anyhow:
         }
         UserCommand::Groups { user, effective } => {
             let id = client.user_id(&user).await?;
-            let groups: Vec<GroupView> = client.get(&format!("/users/{id}/groups?effective={effective}")).await?;
+            let groups: Vec<GroupView> = client
+                .get(&format!("/users/{id}/groups?effective={effective}"))
+                .await?;
             print(output, &groups, || group_rows(&groups))?;
         }
     }
@@ -572,9 +652,12 @@ async fn groups(client: &Client, output: Output, command: GroupCommand) -> anyho
     match command {
         GroupCommand::List { name, limit, after } => {
             let mut query = Vec::new();
-            name.iter().for_each(|v| query.push(format!("name={}", encode(v))));
+            name.iter()
+                .for_each(|v| query.push(format!("name={}", encode(v))));
             limit.iter().for_each(|v| query.push(format!("limit={v}")));
-            after.iter().for_each(|v| query.push(format!("after={}", encode(v))));
+            after
+                .iter()
+                .for_each(|v| query.push(format!("after={}", encode(v))));
             let page: Page<GroupView> = client.get(&format!("/groups?{}", query.join("&"))).await?;
             print(output, &page, || group_rows(&page.items))?;
         }
@@ -583,25 +666,48 @@ async fn groups(client: &Client, output: Output, command: GroupCommand) -> anyho
             let group: GroupView = client.get(&format!("/groups/{id}")).await?;
             print(output, &group, || group_rows(std::slice::from_ref(&group)))?;
         }
-        GroupCommand::Create { name, parent, attributes } => {
+        GroupCommand::Create {
+            name,
+            parent,
+            attributes,
+        } => {
             let parent = match parent {
                 Some(parent) => Some(client.group_id(&parent).await?),
                 None => None,
             };
-            let input = CreateGroup { name, parent, attributes: parse_attributes(attributes.as_deref())? };
+            let input = CreateGroup {
+                name,
+                parent,
+                attributes: parse_attributes(attributes.as_deref())?,
+            };
             let created: GroupView = client.send(Method::POST, "/groups", &input).await?;
-            print(output, &created, || group_rows(std::slice::from_ref(&created)))?;
+            print(output, &created, || {
+                group_rows(std::slice::from_ref(&created))
+            })?;
         }
-        GroupCommand::Update { group, rename, parent, no_parent } => {
+        GroupCommand::Update {
+            group,
+            rename,
+            parent,
+            no_parent,
+        } => {
             let id = client.group_id(&group).await?;
             let parent = match (parent, no_parent) {
                 (Some(parent), _) => Some(Some(client.group_id(&parent).await?)),
                 (None, true) => Some(None),
                 (None, false) => None,
             };
-            let input = UpdateGroup { name: rename, parent, attributes: None };
-            let updated: GroupView = client.send(Method::PATCH, &format!("/groups/{id}"), &input).await?;
-            print(output, &updated, || group_rows(std::slice::from_ref(&updated)))?;
+            let input = UpdateGroup {
+                name: rename,
+                parent,
+                attributes: None,
+            };
+            let updated: GroupView = client
+                .send(Method::PATCH, &format!("/groups/{id}"), &input)
+                .await?;
+            print(output, &updated, || {
+                group_rows(std::slice::from_ref(&updated))
+            })?;
         }
         GroupCommand::Delete { group } => {
             let id = client.group_id(&group).await?;
@@ -610,19 +716,29 @@ async fn groups(client: &Client, output: Output, command: GroupCommand) -> anyho
         }
         GroupCommand::Members { group, effective } => {
             let id = client.group_id(&group).await?;
-            let users: Vec<UserView> = client.get(&format!("/groups/{id}/members?effective={effective}")).await?;
+            let users: Vec<UserView> = client
+                .get(&format!("/groups/{id}/members?effective={effective}"))
+                .await?;
             print(output, &users, || user_rows(&users))?;
         }
         GroupCommand::AddMember { group, user } => {
             let group = client.group_id(&group).await?;
             let user = client.user_id(&user).await?;
-            client.call::<_, serde_json::Value>(Method::POST, &format!("/groups/{group}/members"), Some(&AddMember { user })).await?;
+            client
+                .call::<_, serde_json::Value>(
+                    Method::POST,
+                    &format!("/groups/{group}/members"),
+                    Some(&AddMember { user }),
+                )
+                .await?;
             eprintln!("added {user} to {group}");
         }
         GroupCommand::RemoveMember { group, user } => {
             let group = client.group_id(&group).await?;
             let user = client.user_id(&user).await?;
-            client.delete(&format!("/groups/{group}/members/{user}")).await?;
+            client
+                .delete(&format!("/groups/{group}/members/{user}"))
+                .await?;
             eprintln!("removed {user} from {group}");
         }
     }
@@ -639,15 +755,31 @@ async fn tokens(client: &Client, output: Output, command: TokenCommand) -> anyho
             let tokens: Vec<TokenView> = client.get(&path).await?;
             print(output, &tokens, || token_rows(&tokens))?;
         }
-        TokenCommand::Create { name, user, admin, expires_at } => {
+        TokenCommand::Create {
+            name,
+            user,
+            admin,
+            expires_at,
+        } => {
             let user = match user {
                 Some(user) => Some(client.user_id(&user).await?),
                 None => None,
             };
-            let scope = Some(if admin { TokenScope::Admin } else { TokenScope::User });
-            let input = CreateToken { user, name, scope, expires_at };
+            let scope = Some(if admin {
+                TokenScope::Admin
+            } else {
+                TokenScope::User
+            });
+            let input = CreateToken {
+                user,
+                name,
+                scope,
+                expires_at,
+            };
             let created: CreatedToken = client.send(Method::POST, "/tokens", &input).await?;
-            print(output, &created, || token_rows(std::slice::from_ref(&created.token)))?;
+            print(output, &created, || {
+                token_rows(std::slice::from_ref(&created.token))
+            })?;
             if output == Output::Table {
                 println!("\nsecret (shown once): {}", created.secret);
             }
@@ -661,10 +793,18 @@ async fn tokens(client: &Client, output: Output, command: TokenCommand) -> anyho
 }
 
 async fn events(client: &Client, output: Output, command: EventCommand) -> anyhow::Result<()> {
-    let EventCommand::List { action, target, limit } = command;
+    let EventCommand::List {
+        action,
+        target,
+        limit,
+    } = command;
     let mut query = Vec::new();
-    action.iter().for_each(|v| query.push(format!("action={}", encode(v))));
-    target.iter().for_each(|v| query.push(format!("target={}", encode(v))));
+    action
+        .iter()
+        .for_each(|v| query.push(format!("action={}", encode(v))));
+    target
+        .iter()
+        .for_each(|v| query.push(format!("target={}", encode(v))));
     limit.iter().for_each(|v| query.push(format!("limit={v}")));
     let page: Page<EventView> = client.get(&format!("/events?{}", query.join("&"))).await?;
     print(output, &page, || {

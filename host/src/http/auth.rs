@@ -29,12 +29,19 @@ impl FromRequestParts<AppState> for Caller {
             .headers
             .get(AUTHORIZATION)
             .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")))
+            .and_then(|value| {
+                value
+                    .strip_prefix("Bearer ")
+                    .or_else(|| value.strip_prefix("bearer "))
+            })
             .map(str::trim)
             .ok_or_else(ApiError::unauthorized)?;
         let ip = client_ip(parts.extensions.get::<ConnectInfo<SocketAddr>>());
         let Some(principal) = state.directory.authenticate_token(secret).await? else {
-            tracing::info!(client_ip = ip.as_deref().unwrap_or(""), "rejected bearer token");
+            tracing::info!(
+                client_ip = ip.as_deref().unwrap_or(""),
+                "rejected bearer token"
+            );
             return Err(ApiError::unauthorized());
         };
         let context = principal.audit_context(ip);

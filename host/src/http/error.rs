@@ -34,17 +34,29 @@ impl ApiError {
 
     /// A 401: no usable bearer token.
     pub fn unauthorized() -> Self {
-        ApiError::plain(StatusCode::UNAUTHORIZED, "unauthorized", "a valid bearer token is required")
+        ApiError::plain(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "a valid bearer token is required",
+        )
     }
 
     /// A 403: the token may not do this.
     pub fn forbidden() -> Self {
-        ApiError::plain(StatusCode::FORBIDDEN, "forbidden", "this token may not use this endpoint")
+        ApiError::plain(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "this token may not use this endpoint",
+        )
     }
 
     /// A 404 for an unknown route or resource.
     pub fn not_found(what: &str) -> Self {
-        ApiError::plain(StatusCode::NOT_FOUND, "not_found", &format!("{what} not found"))
+        ApiError::plain(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            &format!("{what} not found"),
+        )
     }
 
     /// A 503: the database is away.
@@ -59,11 +71,20 @@ impl ApiError {
     /// A 500. The cause goes to the log, not to the client.
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "request failed");
-        ApiError::plain(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "internal error")
+        ApiError::plain(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "internal error",
+        )
     }
 
     fn plain(status: StatusCode, code: &'static str, message: &str) -> Self {
-        ApiError { status, code, message: message.to_owned(), field: None }
+        ApiError {
+            status,
+            code,
+            message: message.to_owned(),
+            field: None,
+        }
     }
 
     fn rejection(status: StatusCode, message: String) -> Self {
@@ -72,10 +93,22 @@ impl ApiError {
             StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
             _ => "invalid_request",
         };
-        let status = if status.is_client_error() { status } else { StatusCode::BAD_REQUEST };
-        let status =
-            if status == StatusCode::UNPROCESSABLE_ENTITY { StatusCode::BAD_REQUEST } else { status };
-        ApiError { status, code, message, field: None }
+        let status = if status.is_client_error() {
+            status
+        } else {
+            StatusCode::BAD_REQUEST
+        };
+        let status = if status == StatusCode::UNPROCESSABLE_ENTITY {
+            StatusCode::BAD_REQUEST
+        } else {
+            status
+        };
+        ApiError {
+            status,
+            code,
+            message,
+            field: None,
+        }
     }
 
     /// The status this error answers with.
@@ -87,13 +120,18 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody {
-            error: ErrorDetail { code: self.code.to_owned(), message: self.message, field: self.field },
+            error: ErrorDetail {
+                code: self.code.to_owned(),
+                message: self.message,
+                field: self.field,
+            },
         };
         let mut response = (self.status, Json(body)).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"castellan\""));
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"castellan\""),
+            );
         }
         response
     }
@@ -116,11 +154,18 @@ impl From<IdentityError> for ApiError {
         match error {
             IdentityError::NotFound(what) => ApiError::not_found(what),
             IdentityError::Invalid { field, message } => ApiError::invalid(field, message),
-            IdentityError::PasswordHash(cause) => ApiError::invalid("password_hash", cause.to_string()),
+            IdentityError::PasswordHash(cause) => {
+                ApiError::invalid("password_hash", cause.to_string())
+            }
             IdentityError::Conflict(_) => {
                 let message = error.to_string();
                 let field = message.split_once(':').map(|(field, _)| field.to_owned());
-                ApiError { status: StatusCode::CONFLICT, code: "conflict", message, field }
+                ApiError {
+                    status: StatusCode::CONFLICT,
+                    code: "conflict",
+                    message,
+                    field,
+                }
             }
             IdentityError::Store(store) => store.into(),
             IdentityError::Internal(cause) => ApiError::internal(&cause),

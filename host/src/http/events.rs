@@ -32,6 +32,11 @@ pub(super) async fn list(
     let mut conn = state.directory.store().conn().await?;
     let events = store::events::list(&mut conn, &filter).await?;
     let full = events.len() == filter.limit as usize;
-    let next = full.then(|| events.last().map(|event| event.id.to_string())).flatten();
-    Ok(Json(Page { items: events.iter().map(EventView::from).collect(), next }))
+    let next = full
+        .then(|| events.last().map(|event| event.id.to_string()))
+        .flatten();
+    Ok(Json(Page {
+        items: events.iter().map(EventView::from).collect(),
+        next,
+    }))
 }

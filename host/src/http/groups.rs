@@ -33,8 +33,13 @@ pub(super) async fn list(
 ) -> Result<Json<Page<GroupView>>, ApiError> {
     let groups = state.directory.groups(&query).await?;
     let full = groups.len() == query.limit() as usize;
-    let next = full.then(|| groups.last().map(|group| lookup_key(&group.name))).flatten();
-    Ok(Json(Page { items: groups.iter().map(GroupView::from).collect(), next }))
+    let next = full
+        .then(|| groups.last().map(|group| lookup_key(&group.name)))
+        .flatten();
+    Ok(Json(Page {
+        items: groups.iter().map(GroupView::from).collect(),
+        next,
+    }))
 }
 
 /// Creates a group, optionally nested in another.
@@ -61,7 +66,9 @@ pub(super) async fn show(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<GroupView>, ApiError> {
-    Ok(Json(GroupView::from(&state.directory.group(GroupId(id)).await?)))
+    Ok(Json(GroupView::from(
+        &state.directory.group(GroupId(id)).await?,
+    )))
 }
 
 /// Renames, moves or re-attributes a group.
@@ -76,7 +83,10 @@ pub(super) async fn update(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(input): ApiJson<UpdateGroup>,
 ) -> Result<Json<GroupView>, ApiError> {
-    let group = state.directory.update_group(&caller.context, GroupId(id), input).await?;
+    let group = state
+        .directory
+        .update_group(&caller.context, GroupId(id), input)
+        .await?;
     Ok(Json(GroupView::from(&group)))
 }
 
@@ -90,7 +100,10 @@ pub(super) async fn remove(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<StatusCode, ApiError> {
-    state.directory.delete_group(&caller.context, GroupId(id)).await?;
+    state
+        .directory
+        .delete_group(&caller.context, GroupId(id))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -105,7 +118,10 @@ pub(super) async fn members(
     ApiPath(id): ApiPath<Uuid>,
     ApiQuery(query): ApiQuery<MembershipQuery>,
 ) -> Result<Json<Vec<UserView>>, ApiError> {
-    let users = state.directory.members(GroupId(id), query.effective).await?;
+    let users = state
+        .directory
+        .members(GroupId(id), query.effective)
+        .await?;
     Ok(Json(users.iter().map(UserView::from).collect()))
 }
 
@@ -120,7 +136,10 @@ pub(super) async fn add_member(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(input): ApiJson<AddMember>,
 ) -> Result<StatusCode, ApiError> {
-    state.directory.add_member(&caller.context, GroupId(id), UserId(input.user)).await?;
+    state
+        .directory
+        .add_member(&caller.context, GroupId(id), UserId(input.user))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -135,6 +154,9 @@ pub(super) async fn remove_member(
     State(state): State<AppState>,
     ApiPath((id, user)): ApiPath<(Uuid, Uuid)>,
 ) -> Result<StatusCode, ApiError> {
-    state.directory.remove_member(&caller.context, GroupId(id), UserId(user)).await?;
+    state
+        .directory
+        .remove_member(&caller.context, GroupId(id), UserId(user))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

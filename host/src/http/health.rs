@@ -33,7 +33,10 @@ async fn ready(State(state): State<AppState>) -> impl IntoResponse {
         Ok(Ok(())) => (StatusCode::OK, Json(json!({ "status": "ok" }))),
         Ok(Err(error)) => {
             tracing::warn!(error = %error, "not ready: database");
-            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "unavailable", "database": "unreachable" })))
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({ "status": "unavailable", "database": "unreachable" })),
+            )
         }
         Err(_) => (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -47,6 +50,16 @@ async fn metrics_text(State(state): State<AppState>) -> impl IntoResponse {
     let (open, idle) = state.directory.store().pool_usage();
     metrics::gauge!("db_pool_connections").set(f64::from(open));
     metrics::gauge!("db_pool_idle_connections").set(idle as f64);
-    let body = state.metrics.as_ref().map(|handle| handle.render()).unwrap_or_default();
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body)
+    let body = state
+        .metrics
+        .as_ref()
+        .map(|handle| handle.render())
+        .unwrap_or_default();
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        body,
+    )
 }

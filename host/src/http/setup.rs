@@ -31,7 +31,10 @@ async fn form(State(state): State<AppState>, ApiPath(secret): ApiPath<String>) -
     match bootstrap::setup_link_is_live(&state.directory, &secret).await {
         Ok(true) => page(StatusCode::OK, &form_body("admin", None)),
         Ok(false) => page(StatusCode::NOT_FOUND, &invalid_link()),
-        Err(_) => page(StatusCode::SERVICE_UNAVAILABLE, "<p>Try again in a moment.</p>"),
+        Err(_) => page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "<p>Try again in a moment.</p>",
+        ),
     }
 }
 
@@ -42,20 +45,37 @@ async fn submit(
     Form(input): Form<SetupForm>,
 ) -> Response {
     if input.password.expose_secret() != input.confirm.expose_secret() {
-        return page(StatusCode::BAD_REQUEST, &form_body(&input.username, Some("The passwords do not match.")));
+        return page(
+            StatusCode::BAD_REQUEST,
+            &form_body(&input.username, Some("The passwords do not match.")),
+        );
     }
     let ip = client_ip(Some(&connect));
-    let done = bootstrap::complete_setup(&state.directory, &secret, &input.username, &input.password, ip).await;
+    let done = bootstrap::complete_setup(
+        &state.directory,
+        &secret,
+        &input.username,
+        &input.password,
+        ip,
+    )
+    .await;
     match done {
-        Ok((user, token)) => page(StatusCode::OK, &done_body(&user.username, token.expose_secret(), &state.public_url)),
+        Ok((user, token)) => page(
+            StatusCode::OK,
+            &done_body(&user.username, token.expose_secret(), &state.public_url),
+        ),
         Err(SetupError::LinkInvalid) => page(StatusCode::NOT_FOUND, &invalid_link()),
         Err(SetupError::Identity(IdentityError::Store(error))) => {
             tracing::error!(error = %error, "setup failed");
-            page(StatusCode::SERVICE_UNAVAILABLE, "<p>Try again in a moment.</p>")
+            page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "<p>Try again in a moment.</p>",
+            )
         }
-        Err(SetupError::Identity(error)) => {
-            page(StatusCode::BAD_REQUEST, &form_body(&input.username, Some(&error.to_string())))
-        }
+        Err(SetupError::Identity(error)) => page(
+            StatusCode::BAD_REQUEST,
+            &form_body(&input.username, Some(&error.to_string())),
+        ),
     }
 }
 
@@ -67,9 +87,18 @@ fn invalid_link() -> String {
 
 fn form_body(username: &str, error: Option<&str>) -> String {
     let error = error
-        .map(|message| format!("<p id=\"form-error\" role=\"alert\" class=\"error\">{}</p>", escape(message)))
+        .map(|message| {
+            format!(
+                "<p id=\"form-error\" role=\"alert\" class=\"error\">{}</p>",
+                escape(message)
+            )
+        })
         .unwrap_or_default();
-    let described = if error.is_empty() { "" } else { " aria-describedby=\"form-error\"" };
+    let described = if error.is_empty() {
+        ""
+    } else {
+        " aria-describedby=\"form-error\""
+    };
     format!(
         "<h1>Create the first admin</h1>{error}\
          <form method=\"post\"{described}>\
@@ -115,8 +144,14 @@ fn page(status: StatusCode, body: &str) -> Response {
         HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"),
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     response
 }
 
@@ -142,6 +177,9 @@ mod tests {
 
     #[test]
     fn escapes_markup() {
-        assert_eq!(escape("<a href=\"x\">'&'</a>"), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
+        assert_eq!(
+            escape("<a href=\"x\">'&'</a>"),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
     }
 }

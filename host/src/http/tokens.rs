@@ -61,10 +61,18 @@ pub(super) async fn create(
         ),
         None => None,
     };
-    let new = NewToken { user_id: owner, name: input.name, scope, expires_at, secret: None };
+    let new = NewToken {
+        user_id: owner,
+        name: input.name,
+        scope,
+        expires_at,
+        secret: None,
+    };
     let (token, secret) = state.directory.issue_token(&caller.context, new).await?;
-    let created =
-        CreatedToken { token: TokenView::from(&token), secret: secret.expose_secret().to_owned() };
+    let created = CreatedToken {
+        token: TokenView::from(&token),
+        secret: secret.expose_secret().to_owned(),
+    };
     Ok((StatusCode::CREATED, Json(created)))
 }
 
@@ -99,6 +107,9 @@ pub(super) async fn revoke(
     if !caller.principal.admin && token.user_id != caller.principal.user.id {
         return Err(ApiError::not_found("token"));
     }
-    state.directory.revoke_token(&caller.context, token.id).await?;
+    state
+        .directory
+        .revoke_token(&caller.context, token.id)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

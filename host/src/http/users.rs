@@ -31,8 +31,13 @@ pub(super) async fn list(
 ) -> Result<Json<Page<UserView>>, ApiError> {
     let users = state.directory.users(&query).await?;
     let full = users.len() == query.limit() as usize;
-    let next = full.then(|| users.last().map(|user| lookup_key(&user.username))).flatten();
-    Ok(Json(Page { items: users.iter().map(UserView::from).collect(), next }))
+    let next = full
+        .then(|| users.last().map(|user| lookup_key(&user.username)))
+        .flatten();
+    Ok(Json(Page {
+        items: users.iter().map(UserView::from).collect(),
+        next,
+    }))
 }
 
 /// Creates a user with a password, an imported hash, or neither.
@@ -75,7 +80,10 @@ pub(super) async fn update(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(input): ApiJson<UpdateUser>,
 ) -> Result<Json<UserView>, ApiError> {
-    let user = state.directory.update_user(&caller.context, UserId(id), input).await?;
+    let user = state
+        .directory
+        .update_user(&caller.context, UserId(id), input)
+        .await?;
     Ok(Json(UserView::from(&user)))
 }
 
@@ -90,9 +98,15 @@ pub(super) async fn remove(
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<StatusCode, ApiError> {
     if caller.principal.user.id == UserId(id) {
-        return Err(ApiError::invalid("id", "you cannot delete your own account"));
+        return Err(ApiError::invalid(
+            "id",
+            "you cannot delete your own account",
+        ));
     }
-    state.directory.delete_user(&caller.context, UserId(id)).await?;
+    state
+        .directory
+        .delete_user(&caller.context, UserId(id))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -107,7 +121,10 @@ pub(super) async fn groups(
     ApiPath(id): ApiPath<Uuid>,
     ApiQuery(query): ApiQuery<MembershipQuery>,
 ) -> Result<Json<Vec<GroupView>>, ApiError> {
-    let groups = state.directory.groups_of(UserId(id), query.effective).await?;
+    let groups = state
+        .directory
+        .groups_of(UserId(id), query.effective)
+        .await?;
     Ok(Json(groups.iter().map(GroupView::from).collect()))
 }
 

@@ -74,7 +74,9 @@ impl Directory {
         check_attributes(&attributes)?;
         let parent = input.parent.map(GroupId);
         if let Some(parent) = parent {
-            self.group(parent).await.map_err(|_| IdentityError::invalid("parent", "no such group"))?;
+            self.group(parent)
+                .await
+                .map_err(|_| IdentityError::invalid("parent", "no such group"))?;
         }
         let now = self.clock.now();
         let group = Group {
@@ -87,8 +89,10 @@ impl Directory {
         };
         let event =
             Event::new(context, now, "group.create", Outcome::Success).target("group", group.id);
-        self.write(context, event, async |tx: &mut Tx| store::groups::insert(tx.conn(), &group).await)
-            .await?;
+        self.write(context, event, async |tx: &mut Tx| {
+            store::groups::insert(tx.conn(), &group).await
+        })
+        .await?;
         Ok(group)
     }
 
@@ -109,7 +113,10 @@ impl Directory {
         if let Some(name) = input.name {
             check_name("name", &name)?;
             if is_admin_group(&group) && lookup_key(&name) != ADMIN_GROUP {
-                return Err(IdentityError::invalid("name", "the admin group cannot be renamed"));
+                return Err(IdentityError::invalid(
+                    "name",
+                    "the admin group cannot be renamed",
+                ));
             }
             group.name = name;
             changed.push("name");
@@ -131,18 +138,25 @@ impl Directory {
         let event = Event::new(context, group.updated_at, "group.update", Outcome::Success)
             .target("group", group.id)
             .detail("changed", changed);
-        self.write(context, event, async |tx: &mut Tx| store::groups::update(tx.conn(), &group).await)
-            .await?;
+        self.write(context, event, async |tx: &mut Tx| {
+            store::groups::update(tx.conn(), &group).await
+        })
+        .await?;
         Ok(group)
     }
 
     /// Refuses a parent that is unknown, the group itself, or below it.
     async fn check_parent(&self, id: GroupId, parent: GroupId) -> Result<(), IdentityError> {
-        self.group(parent).await.map_err(|_| IdentityError::invalid("parent", "no such group"))?;
+        self.group(parent)
+            .await
+            .map_err(|_| IdentityError::invalid("parent", "no such group"))?;
         let mut conn = self.store.conn().await?;
         let above_parent = store::groups::ancestors(&mut conn, parent).await?;
         if parent == id || above_parent.contains(&id) {
-            return Err(IdentityError::invalid("parent", "would nest the group inside itself"));
+            return Err(IdentityError::invalid(
+                "parent",
+                "would nest the group inside itself",
+            ));
         }
         Ok(())
     }
@@ -152,13 +166,20 @@ impl Directory {
     ///
     /// # Errors
     /// Unknown group, the admin group, or a database failure.
-    pub async fn delete_group(&self, context: &AuditContext, id: GroupId) -> Result<(), IdentityError> {
+    pub async fn delete_group(
+        &self,
+        context: &AuditContext,
+        id: GroupId,
+    ) -> Result<(), IdentityError> {
         let group = self.group(id).await?;
         if is_admin_group(&group) {
-            return Err(IdentityError::invalid("group", "the admin group cannot be deleted"));
+            return Err(IdentityError::invalid(
+                "group",
+                "the admin group cannot be deleted",
+            ));
         }
-        let event =
-            Event::new(context, self.clock.now(), "group.delete", Outcome::Success).target("group", id);
+        let event = Event::new(context, self.clock.now(), "group.delete", Outcome::Success)
+            .target("group", id);
         self.write(context, event, async |tx: &mut Tx| {
             store::groups::delete(tx.conn(), id).await.map(drop)
         })
@@ -171,7 +192,9 @@ impl Directory {
     /// Unknown group or a database failure.
     pub async fn group(&self, id: GroupId) -> Result<Group, IdentityError> {
         let mut conn = self.store.conn().await?;
-        store::groups::get(&mut conn, id).await?.ok_or(IdentityError::NotFound("group"))
+        store::groups::get(&mut conn, id)
+            .await?
+            .ok_or(IdentityError::NotFound("group"))
     }
 
     /// One group by name.
@@ -188,8 +211,11 @@ impl Directory {
     /// # Errors
     /// A database failure.
     pub async fn groups(&self, query: &GroupFilterQuery) -> Result<Vec<Group>, IdentityError> {
-        let filter =
-            GroupFilter { name: query.name.clone(), after: query.after.clone(), limit: query.limit() };
+        let filter = GroupFilter {
+            name: query.name.clone(),
+            after: query.after.clone(),
+            limit: query.limit(),
+        };
         let mut conn = self.store.conn().await?;
         Ok(store::groups::list(&mut conn, &filter).await?)
     }
@@ -229,18 +255,27 @@ impl Directory {
         group: GroupId,
         user: UserId,
     ) -> Result<(), IdentityError> {
-        let event = Event::new(context, self.clock.now(), "group.member.remove", Outcome::Success)
-            .target("group", group)
-            .detail("user", user.to_string());
-        self.write(context, event, async |tx: &mut Tx| {
-            match store::groups::remove_member(tx.conn(), group, user).await? {
+        let event = Event::new(
+            context,
+            self.clock.now(),
+            "group.member.remove",
+            Outcome::Success,
+        )
+        .target("group", group)
+        .detail("user", user.to_string());
+        self.write(
+            context,
+            event,
+            async |tx: &mut Tx| match store::groups::remove_member(tx.conn(), group, user).await? {
                 true => Ok(()),
                 false => Err(StoreError::MissingReference),
-            }
-        })
+            },
+        )
         .await
         .map_err(|error| match error {
-            IdentityError::Store(StoreError::MissingReference) => IdentityError::NotFound("membership"),
+            IdentityError::Store(StoreError::MissingReference) => {
+                IdentityError::NotFound("membership")
+            }
             other => other,
         })
     }
@@ -250,7 +285,11 @@ impl Directory {
     ///
     /// # Errors
     /// Unknown group or a database failure.
-    pub async fn members(&self, group: GroupId, effective: bool) -> Result<Vec<User>, IdentityError> {
+    pub async fn members(
+        &self,
+        group: GroupId,
+        effective: bool,
+    ) -> Result<Vec<User>, IdentityError> {
         self.group(group).await?;
         let mut conn = self.store.conn().await?;
         Ok(store::groups::members(&mut conn, group, effective).await?)
@@ -261,7 +300,11 @@ impl Directory {
     ///
     /// # Errors
     /// Unknown user or a database failure.
-    pub async fn groups_of(&self, user: UserId, effective: bool) -> Result<Vec<Group>, IdentityError> {
+    pub async fn groups_of(
+        &self,
+        user: UserId,
+        effective: bool,
+    ) -> Result<Vec<Group>, IdentityError> {
         self.user(user).await?;
         let mut conn = self.store.conn().await?;
         Ok(store::groups::groups_of(&mut conn, user, effective).await?)
@@ -284,7 +327,9 @@ impl Directory {
 fn member_not_found(error: IdentityError) -> IdentityError {
     match error {
         // The group or user went away between the check and the write.
-        IdentityError::Store(StoreError::MissingReference) => IdentityError::NotFound("group or user"),
+        IdentityError::Store(StoreError::MissingReference) => {
+            IdentityError::NotFound("group or user")
+        }
         other => other,
     }
 }

@@ -23,7 +23,9 @@ impl fmt::Display for UserId {
 }
 
 /// What kind of account a user is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum UserType {
     /// A person managed here.
@@ -145,7 +147,10 @@ fn check_email(email: &str) -> Result<(), IdentityError> {
 
 pub(super) fn check_attributes(attributes: &Map<String, Value>) -> Result<(), IdentityError> {
     if Value::Object(attributes.clone()).to_string().len() > MAX_ATTRIBUTES_BYTES {
-        return Err(IdentityError::invalid("attributes", "must be at most 64 KiB of JSON"));
+        return Err(IdentityError::invalid(
+            "attributes",
+            "must be at most 64 KiB of JSON",
+        ));
     }
     Ok(())
 }
@@ -320,15 +325,21 @@ impl Directory {
     ///
     /// # Errors
     /// Unknown user or a database failure.
-    pub async fn delete_user(&self, context: &AuditContext, id: UserId) -> Result<(), IdentityError> {
+    pub async fn delete_user(
+        &self,
+        context: &AuditContext,
+        id: UserId,
+    ) -> Result<(), IdentityError> {
         let event = Event::new(context, self.clock.now(), "user.delete", Outcome::Success)
             .target("user", id);
-        self.write(context, event, async |tx: &mut Tx| {
-            match store::users::delete(tx.conn(), id).await? {
+        self.write(
+            context,
+            event,
+            async |tx: &mut Tx| match store::users::delete(tx.conn(), id).await? {
                 true => Ok(()),
                 false => Err(store::StoreError::MissingReference),
-            }
-        })
+            },
+        )
         .await
         .map_err(|error| match error {
             IdentityError::Store(store::StoreError::MissingReference) => {
@@ -344,7 +355,9 @@ impl Directory {
     /// Unknown user or a database failure.
     pub async fn user(&self, id: UserId) -> Result<User, IdentityError> {
         let mut conn = self.store.conn().await?;
-        store::users::get(&mut conn, id).await?.ok_or(IdentityError::NotFound("user"))
+        store::users::get(&mut conn, id)
+            .await?
+            .ok_or(IdentityError::NotFound("user"))
     }
 
     /// A page of users matching `query`.
@@ -403,5 +416,7 @@ impl Directory {
 async fn spawn_blocking<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, IdentityError> {
-    tokio::task::spawn_blocking(work).await.map_err(|_| IdentityError::Internal("hashing task failed"))
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|_| IdentityError::Internal("hashing task failed"))
 }

@@ -35,7 +35,10 @@ pub async fn insert(conn: &mut AnyConnection, event: &Event) -> Result<(), Store
 ///
 /// # Errors
 /// The database failed or a row is corrupt.
-pub async fn list(conn: &mut AnyConnection, filter: &EventFilter) -> Result<Vec<Event>, StoreError> {
+pub async fn list(
+    conn: &mut AnyConnection,
+    filter: &EventFilter,
+) -> Result<Vec<Event>, StoreError> {
     let rows = sqlx::query(
         "SELECT id, created_at, actor, action, target_kind, target_id, outcome, client_ip, detail \
          FROM events \

@@ -69,7 +69,10 @@ pub async fn delete(conn: &mut AnyConnection, id: GroupId) -> Result<bool, Store
 /// A database failure or a corrupt row.
 pub async fn get(conn: &mut AnyConnection, id: GroupId) -> Result<Option<Group>, StoreError> {
     let query = format!("SELECT {COLUMNS} FROM user_groups WHERE id = $1");
-    let row = sqlx::query(&query).bind(id.to_string()).fetch_optional(conn).await?;
+    let row = sqlx::query(&query)
+        .bind(id.to_string())
+        .fetch_optional(conn)
+        .await?;
     row.as_ref().map(from_row).transpose()
 }
 
@@ -77,9 +80,15 @@ pub async fn get(conn: &mut AnyConnection, id: GroupId) -> Result<Option<Group>,
 ///
 /// # Errors
 /// A database failure or a corrupt row.
-pub async fn find_by_name(conn: &mut AnyConnection, name: &str) -> Result<Option<Group>, StoreError> {
+pub async fn find_by_name(
+    conn: &mut AnyConnection,
+    name: &str,
+) -> Result<Option<Group>, StoreError> {
     let query = format!("SELECT {COLUMNS} FROM user_groups WHERE name_key = $1");
-    let row = sqlx::query(&query).bind(lookup_key(name)).fetch_optional(conn).await?;
+    let row = sqlx::query(&query)
+        .bind(lookup_key(name))
+        .fetch_optional(conn)
+        .await?;
     row.as_ref().map(from_row).transpose()
 }
 
@@ -87,14 +96,19 @@ pub async fn find_by_name(conn: &mut AnyConnection, name: &str) -> Result<Option
 ///
 /// # Errors
 /// A database failure or a corrupt row.
-pub async fn list(conn: &mut AnyConnection, filter: &GroupFilter) -> Result<Vec<Group>, StoreError> {
+pub async fn list(
+    conn: &mut AnyConnection,
+    filter: &GroupFilter,
+) -> Result<Vec<Group>, StoreError> {
     let query = format!(
         "SELECT {COLUMNS} FROM user_groups WHERE ($1 IS NULL OR name_key LIKE $1) \
          AND ($2 IS NULL OR name_key > $2) ORDER BY name_key LIMIT $3"
     );
     let pattern = filter.name.as_deref().map(|name| {
-        let cleaned: String =
-            lookup_key(name).chars().filter(|c| !matches!(c, '%' | '_' | '\\')).collect();
+        let cleaned: String = lookup_key(name)
+            .chars()
+            .filter(|c| !matches!(c, '%' | '_' | '\\'))
+            .collect();
         format!("%{cleaned}%")
     });
     let rows = sqlx::query(&query)
@@ -122,7 +136,9 @@ pub async fn ancestors(conn: &mut AnyConnection, id: GroupId) -> Result<Vec<Grou
     .bind(id.to_string())
     .fetch_all(conn)
     .await?;
-    rows.iter().map(|row| Ok(GroupId(uuid_column(row.try_get("id")?)?))).collect()
+    rows.iter()
+        .map(|row| Ok(GroupId(uuid_column(row.try_get("id")?)?)))
+        .collect()
 }
 
 /// Adds a direct membership; an existing one is left as it is.
@@ -185,7 +201,10 @@ pub async fn members(
          ORDER BY username_key",
         super::users::COLUMNS
     );
-    let rows = sqlx::query(&query).bind(group.to_string()).fetch_all(conn).await?;
+    let rows = sqlx::query(&query)
+        .bind(group.to_string())
+        .fetch_all(conn)
+        .await?;
     rows.iter().map(super::users::from_row).collect()
 }
 
@@ -208,7 +227,10 @@ pub async fn groups_of(
         "WITH RECURSIVE up(id) AS (SELECT group_id FROM group_members WHERE user_id = $1 {walk}) \
          SELECT {COLUMNS} FROM user_groups WHERE id IN (SELECT id FROM up) ORDER BY name_key"
     );
-    let rows = sqlx::query(&query).bind(user.to_string()).fetch_all(conn).await?;
+    let rows = sqlx::query(&query)
+        .bind(user.to_string())
+        .fetch_all(conn)
+        .await?;
     rows.iter().map(from_row).collect()
 }
 

@@ -16,7 +16,9 @@ pub async fn replace(
     now: Millis,
     expires_at: Millis,
 ) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM setup_links").execute(&mut *conn).await?;
+    sqlx::query("DELETE FROM setup_links")
+        .execute(&mut *conn)
+        .await?;
     sqlx::query(
         "INSERT INTO setup_links (id, secret_hash, created_at, expires_at) VALUES ($1, $2, $3, $4)",
     )
@@ -33,12 +35,18 @@ pub async fn replace(
 ///
 /// # Errors
 /// A database failure.
-pub async fn is_live(conn: &mut AnyConnection, hash: &str, now: Millis) -> Result<bool, StoreError> {
-    let row = sqlx::query("SELECT COUNT(*) AS n FROM setup_links WHERE secret_hash = $1 AND expires_at > $2")
-        .bind(hash)
-        .bind(now)
-        .fetch_one(conn)
-        .await?;
+pub async fn is_live(
+    conn: &mut AnyConnection,
+    hash: &str,
+    now: Millis,
+) -> Result<bool, StoreError> {
+    let row = sqlx::query(
+        "SELECT COUNT(*) AS n FROM setup_links WHERE secret_hash = $1 AND expires_at > $2",
+    )
+    .bind(hash)
+    .bind(now)
+    .fetch_one(conn)
+    .await?;
     Ok(row.try_get::<i64, _>("n")? > 0)
 }
 
@@ -47,7 +55,11 @@ pub async fn is_live(conn: &mut AnyConnection, hash: &str, now: Millis) -> Resul
 ///
 /// # Errors
 /// A database failure.
-pub async fn consume(conn: &mut AnyConnection, hash: &str, now: Millis) -> Result<bool, StoreError> {
+pub async fn consume(
+    conn: &mut AnyConnection,
+    hash: &str,
+    now: Millis,
+) -> Result<bool, StoreError> {
     let done = sqlx::query("DELETE FROM setup_links WHERE secret_hash = $1 AND expires_at > $2")
         .bind(hash)
         .bind(now)

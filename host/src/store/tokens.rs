@@ -14,7 +14,11 @@ const COLUMNS: &str = "id, user_id, name, scope, created_at, expires_at, revoked
 ///
 /// # Errors
 /// `Conflict` when a token with the same secret exists.
-pub async fn insert(conn: &mut AnyConnection, token: &ApiToken, hash: &str) -> Result<(), StoreError> {
+pub async fn insert(
+    conn: &mut AnyConnection,
+    token: &ApiToken,
+    hash: &str,
+) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO api_tokens (id, user_id, name, scope, secret_hash, created_at, expires_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -36,11 +40,12 @@ pub async fn insert(conn: &mut AnyConnection, token: &ApiToken, hash: &str) -> R
 /// # Errors
 /// A database failure.
 pub async fn revoke(conn: &mut AnyConnection, id: TokenId, at: Millis) -> Result<bool, StoreError> {
-    let done = sqlx::query("UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1")
-        .bind(id.to_string())
-        .bind(at)
-        .execute(conn)
-        .await?;
+    let done =
+        sqlx::query("UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1")
+            .bind(id.to_string())
+            .bind(at)
+            .execute(conn)
+            .await?;
     Ok(done.rows_affected() > 0)
 }
 
@@ -63,7 +68,10 @@ pub async fn touch(conn: &mut AnyConnection, id: TokenId, at: Millis) -> Result<
 /// A database failure or a corrupt row.
 pub async fn get(conn: &mut AnyConnection, id: TokenId) -> Result<Option<ApiToken>, StoreError> {
     let query = format!("SELECT {COLUMNS} FROM api_tokens WHERE id = $1");
-    let row = sqlx::query(&query).bind(id.to_string()).fetch_optional(conn).await?;
+    let row = sqlx::query(&query)
+        .bind(id.to_string())
+        .fetch_optional(conn)
+        .await?;
     row.as_ref().map(from_row).transpose()
 }
 
@@ -71,7 +79,10 @@ pub async fn get(conn: &mut AnyConnection, id: TokenId) -> Result<Option<ApiToke
 ///
 /// # Errors
 /// A database failure or a corrupt row.
-pub async fn find_by_hash(conn: &mut AnyConnection, hash: &str) -> Result<Option<ApiToken>, StoreError> {
+pub async fn find_by_hash(
+    conn: &mut AnyConnection,
+    hash: &str,
+) -> Result<Option<ApiToken>, StoreError> {
     let query = format!("SELECT {COLUMNS} FROM api_tokens WHERE secret_hash = $1");
     let row = sqlx::query(&query).bind(hash).fetch_optional(conn).await?;
     row.as_ref().map(from_row).transpose()
@@ -81,12 +92,18 @@ pub async fn find_by_hash(conn: &mut AnyConnection, hash: &str) -> Result<Option
 ///
 /// # Errors
 /// A database failure or a corrupt row.
-pub async fn list(conn: &mut AnyConnection, user: Option<UserId>) -> Result<Vec<ApiToken>, StoreError> {
+pub async fn list(
+    conn: &mut AnyConnection,
+    user: Option<UserId>,
+) -> Result<Vec<ApiToken>, StoreError> {
     let query = format!(
         "SELECT {COLUMNS} FROM api_tokens WHERE ($1 IS NULL OR user_id = $1) \
          ORDER BY created_at DESC, id"
     );
-    let rows = sqlx::query(&query).bind(user.map(|id| id.to_string())).fetch_all(conn).await?;
+    let rows = sqlx::query(&query)
+        .bind(user.map(|id| id.to_string()))
+        .fetch_all(conn)
+        .await?;
     rows.iter().map(from_row).collect()
 }
 

@@ -94,7 +94,11 @@ pub async fn set_password_hash(
 ///
 /// # Errors
 /// A database failure.
-pub async fn record_login(conn: &mut AnyConnection, id: UserId, at: Millis) -> Result<(), StoreError> {
+pub async fn record_login(
+    conn: &mut AnyConnection,
+    id: UserId,
+    at: Millis,
+) -> Result<(), StoreError> {
     sqlx::query("UPDATE users SET last_login_at = $2 WHERE id = $1")
         .bind(id.to_string())
         .bind(at)
@@ -121,7 +125,10 @@ pub async fn delete(conn: &mut AnyConnection, id: UserId) -> Result<bool, StoreE
 /// A database failure or a corrupt row.
 pub async fn get(conn: &mut AnyConnection, id: UserId) -> Result<Option<User>, StoreError> {
     let query = format!("SELECT {COLUMNS} FROM users WHERE id = $1");
-    let row = sqlx::query(&query).bind(id.to_string()).fetch_optional(conn).await?;
+    let row = sqlx::query(&query)
+        .bind(id.to_string())
+        .fetch_optional(conn)
+        .await?;
     row.as_ref().map(from_row).transpose()
 }
 
@@ -134,7 +141,10 @@ pub async fn find_by_username(
     username: &str,
 ) -> Result<Option<User>, StoreError> {
     let query = format!("SELECT {COLUMNS} FROM users WHERE username_key = $1");
-    let row = sqlx::query(&query).bind(lookup_key(username)).fetch_optional(conn).await?;
+    let row = sqlx::query(&query)
+        .bind(lookup_key(username))
+        .fetch_optional(conn)
+        .await?;
     row.as_ref().map(from_row).transpose()
 }
 
@@ -182,7 +192,10 @@ pub async fn list(conn: &mut AnyConnection, filter: &UserFilter) -> Result<Vec<U
 /// PostgreSQL escape wildcards differently, so wildcard characters in the
 /// filter are dropped rather than escaped.
 fn like_pattern(text: &str) -> String {
-    let cleaned: String = lookup_key(text).chars().filter(|c| !matches!(c, '%' | '_' | '\\')).collect();
+    let cleaned: String = lookup_key(text)
+        .chars()
+        .filter(|c| !matches!(c, '%' | '_' | '\\'))
+        .collect();
     format!("%{cleaned}%")
 }
 

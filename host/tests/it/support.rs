@@ -1,0 +1,297 @@
+//! Test support: databases on both engines and the real `castellan` binary
+//! started on a free port.
+
+use std::io::Read as _;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use castellan::clock::Clock;
+use castellan::identity::Directory;
+use castellan::store::{PoolSettings, Store};
+use secrecy::SecretString;
+use tempfile::TempDir;
+
+/// The variable that names the PostgreSQL server for tests.
+pub const POSTGRES_ENV: &str = "CASTELLAN_TEST_POSTGRES_URL";
+
+/// A database of its own for one test: a SQLite file in a temporary folder,
+/// or a fresh schema on the test PostgreSQL server, dropped at the end.
+pub struct TestDb {
+    pub backend: &'static str,
+    pub url: String,
+    pub dir: TempDir,
+    schema: Option<(String, String)>,
+}
+
+impl TestDb {
+    pub fn sqlite() -> TestDb {
+        let dir = TempDir::new().unwrap();
+        let url = format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("castellan.db").display()
+        );
+        TestDb {
+            backend: "sqlite",
+            url,
+            dir,
+            schema: None,
+        }
+    }
+
+    /// A fresh schema on the test server, or `None` (with a loud note) when
+    /// no server is configured.
+    pub async fn postgres() -> Option<TestDb> {
+        let Ok(base) = std::env::var(POSTGRES_ENV) else {
+            eprintln!("SKIPPED on PostgreSQL: {POSTGRES_ENV} is not set");
+            return None;
+        };
+        let schema = format!("castellan_test_{}", uuid::Uuid::new_v4().simple());
+        run_admin_sql(&base, &format!("CREATE SCHEMA {schema}")).await;
+        let separator = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{separator}options=-c%20search_path%3D{schema}");
+        let dir = TempDir::new().unwrap();
+        Some(TestDb {
+            backend: "postgres",
+            url,
+            dir,
+            schema: Some((base, schema)),
+        })
+    }
+
+    /// SQLite, and PostgreSQL when configured.
+    pub async fn all() -> Vec<TestDb> {
+        let mut all = vec![TestDb::sqlite()];
+        all.extend(TestDb::postgres().await);
+        all
+    }
+
+    pub async fn store(&self) -> Store {
+        let settings = PoolSettings {
+            max_connections: 5,
+            acquire_timeout: Duration::from_secs(5),
+            sqlite_busy_timeout: Duration::from_secs(5),
+        };
+        Store::open(&SecretString::from(self.url.clone()), &settings)
+            .await
+            .unwrap()
+    }
+
+    pub async fn directory(&self) -> Directory {
+        Directory::new(self.store().await, Clock::manual(1_800_000_000_000))
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some((base, schema)) = self.schema.take() else {
+            return;
+        };
+        // Drop runs outside any runtime; use a short-lived one on a thread.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(run_admin_sql(
+                &base,
+                &format!("DROP SCHEMA IF EXISTS {schema} CASCADE"),
+            ));
+        })
+        .join();
+    }
+}
+
+async fn run_admin_sql(url: &str, sql: &str) {
+    use sqlx::Connection as _;
+    use sqlx::Executor as _;
+    let mut conn = sqlx::PgConnection::connect(url)
+        .await
+        .expect("connect to the test PostgreSQL");
+    conn.execute(sql).await.unwrap();
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The `castellan` binary under test.
+pub fn binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_castellan"))
+}
+
+/// A running `castellan serve`, stopped (SIGTERM, then kill) when dropped.
+pub struct Server {
+    child: Option<Child>,
+    pub url: String,
+    pub port: u16,
+    pub stdout: PathBuf,
+    pub stderr: PathBuf,
+}
+
+impl Server {
+    /// Starts the binary on a free port with `db` and extra environment,
+    /// in `db`'s folder as working directory, and waits until it is live.
+    pub fn start(db: &TestDb, env: &[(&str, &str)]) -> Server {
+        Server::start_on(db, free_port(), env)
+    }
+
+    pub fn start_on(db: &TestDb, port: u16, env: &[(&str, &str)]) -> Server {
+        let run = uuid::Uuid::new_v4().simple().to_string();
+        let stdout = db.dir.path().join(format!("stdout-{run}.log"));
+        let stderr = db.dir.path().join(format!("stderr-{run}.log"));
+        let mut command = Command::new(binary());
+        command
+            .arg("serve")
+            .current_dir(db.dir.path())
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("CASTELLAN_LISTEN", format!("127.0.0.1:{port}"))
+            .env("CASTELLAN_DATABASE_URL", &db.url)
+            .env("CASTELLAN_DATA_DIR", db.dir.path().join("data"))
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&stdout).unwrap())
+            .stderr(std::fs::File::create(&stderr).unwrap());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let child = command.spawn().expect("start castellan");
+        let server = Server {
+            child: Some(child),
+            url: format!("http://127.0.0.1:{port}"),
+            port,
+            stdout,
+            stderr,
+        };
+        server.wait_live();
+        server
+    }
+
+    fn wait_live(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if self.is_live() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("castellan did not start:\n{}", self.logs());
+    }
+
+    /// Whether `/health/live` answers 200, over a plain blocking socket.
+    fn is_live(&self) -> bool {
+        use std::io::Write as _;
+        let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", self.port)) else {
+            return false;
+        };
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+        if stream
+            .write_all(b"GET /health/live HTTP/1.0\r\nHost: localhost\r\n\r\n")
+            .is_err()
+        {
+            return false;
+        }
+        let mut head = [0u8; 12];
+        stream.read_exact(&mut head).is_ok() && head.ends_with(b"200")
+    }
+
+    /// Standard output and error so far.
+    pub fn logs(&self) -> String {
+        format!("{}\n{}", read(&self.stdout), read(&self.stderr))
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("running");
+        let pid = child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                return child.wait().unwrap();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// An HTTP client with the given bearer token.
+    pub fn client(&self) -> reqwest::Client {
+        reqwest::Client::new()
+    }
+
+    /// Runs `castellan admin ...` against this server with `token`.
+    pub fn admin(&self, token: &str, args: &[&str]) -> CliOutput {
+        cli(&self.url, token, args, None)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if self.child.is_some() {
+            self.stop();
+        }
+    }
+}
+
+/// Output of one CLI run.
+pub struct CliOutput {
+    pub success: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `castellan admin --url URL ARGS` with `CASTELLAN_TOKEN=token`.
+pub fn cli(url: &str, token: &str, args: &[&str], stdin: Option<&str>) -> CliOutput {
+    use std::io::Write as _;
+    let mut child = Command::new(binary())
+        .arg("admin")
+        .arg("--url")
+        .arg(url)
+        .args(args)
+        .env_clear()
+        .env("CASTELLAN_TOKEN", token)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    if let Some(text) = stdin {
+        input.write_all(text.as_bytes()).unwrap();
+    }
+    drop(input);
+    let output = child.wait_with_output().unwrap();
+    CliOutput {
+        success: output.status.success(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+fn read(path: &Path) -> String {
+    let mut text = String::new();
+    if let Ok(mut file) = std::fs::File::open(path) {
+        let _ = file.read_to_string(&mut text);
+    }
+    text
+}
+
+/// The foreign-hash fixtures shipped in `shared/cases`.
+pub fn foreign_hashes() -> serde_json::Value {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/cases/foreign-password-hashes.json"
+    );
+    let text = std::fs::read_to_string(path).unwrap_or_else(|error| panic!("{path}: {error}"));
+    serde_json::from_str(&text).unwrap()
+}
