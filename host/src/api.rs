@@ -49,7 +49,7 @@ pub struct ErrorBody {
 pub struct ErrorDetail {
     /// Stable, matchable code: `invalid_request`, `unauthorized`,
     /// `forbidden`, `not_found`, `conflict`, `payload_too_large`,
-    /// `unavailable`, `internal_error`.
+    /// `unsupported_media_type`, `unavailable`, `internal_error`.
     pub code: String,
     /// Explanation for people.
     pub message: String,
@@ -471,5 +471,31 @@ impl EventQuery {
     /// The page size in effect.
     pub fn limit(&self) -> u32 {
         page_size(self.limit)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_in_requests_do_not_show_in_debug_or_serialization() {
+        let input = CreateUser {
+            password: Some(SecretString::from("hunter2-canary")),
+            ..CreateUser::named("ada")
+        };
+        let shown = format!(
+            "{input:?} {}",
+            serde_json::to_string(&input).unwrap_or_default()
+        );
+        assert!(!shown.contains("hunter2-canary"), "{shown}");
+        assert!(shown.contains("ada"));
+        let update: Result<UpdateUser, _> =
+            serde_json::from_str(r#"{"password": "hunter2-canary", "email": null}"#);
+        let shown = format!("{update:?}");
+        assert!(
+            update.is_ok() && !shown.contains("hunter2-canary"),
+            "{shown}"
+        );
     }
 }

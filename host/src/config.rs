@@ -152,10 +152,47 @@ impl Config {
             let top = key.as_str().split('.').next().unwrap_or_default();
             ENV_KEYS.iter().any(|known| known.eq_ignore_ascii_case(top))
         });
-        figment
+        let config = figment
             .merge(env)
             .extract::<Config>()
-            .map_err(|error| ConfigError::Invalid(error.to_string()))
+            .map_err(|error| ConfigError::Invalid(error.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks values that parse but cannot work.
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |message: String| Err(ConfigError::Invalid(message));
+        let url = self.database_url();
+        let url = url.expose_secret();
+        let known = ["sqlite:", "postgres://", "postgresql://"];
+        if !known.iter().any(|scheme| url.starts_with(scheme)) {
+            return invalid(format!(
+                "database_url {} is neither a sqlite: nor a postgres:// URL",
+                redact_url(url)
+            ));
+        }
+        if let Some(public) = &self.public_url {
+            let scheme_ok = public.starts_with("http://") || public.starts_with("https://");
+            if !scheme_ok || public.contains(['?', '#', ' ']) {
+                return invalid(format!(
+                    "public_url {public:?} must be an http:// or https:// URL without query or fragment"
+                ));
+            }
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.log_level).is_err() {
+            return invalid(format!(
+                "log_level {:?} is not a valid filter",
+                self.log_level
+            ));
+        }
+        if self.database.max_connections == 0 {
+            return invalid("database.max_connections must be at least 1".to_owned());
+        }
+        if self.http.max_body_bytes < 1024 {
+            return invalid("http.max_body_bytes must be at least 1024".to_owned());
+        }
+        Ok(())
     }
 
     /// The database URL in effect: the configured one, or SQLite in the data
@@ -266,6 +303,40 @@ mod tests {
             redact_url("sqlite://./data/c.db?mode=rwc"),
             "sqlite://./data/c.db?mode=rwc"
         );
+    }
+
+    fn load_toml(text: &str) -> Result<Config, ConfigError> {
+        let dir = tempfile::TempDir::new().map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        let path = dir.path().join("castellan.toml");
+        std::fs::write(&path, text).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        Config::load(Some(&path))
+    }
+
+    #[test]
+    fn file_values_load_and_unknown_keys_are_refused() {
+        let config = load_toml("listen = \"127.0.0.1:9123\"\n[database]\nmax_connections = 3\n");
+        let config = config.unwrap_or_else(|error| unreachable!("{error}"));
+        assert_eq!(config.listen.port(), 9123);
+        assert_eq!(config.database.max_connections, 3);
+        let typo = load_toml("lisen = \"127.0.0.1:9123\"\n")
+            .err()
+            .map(|e| e.to_string());
+        assert!(typo.is_some_and(|message| message.contains("lisen")));
+        let missing = Config::load(Some(Path::new("/nonexistent/castellan.toml")));
+        assert!(matches!(missing, Err(ConfigError::MissingFile(_))));
+    }
+
+    #[test]
+    fn unusable_values_are_refused() {
+        for text in [
+            "database_url = \"mysql://h/db\"",
+            "public_url = \"id.example.org\"",
+            "log_level = \"castellan=loud\"",
+            "[database]\nmax_connections = 0",
+            "listen = \"not an address\"",
+        ] {
+            assert!(load_toml(text).is_err(), "{text}");
+        }
     }
 
     #[test]
