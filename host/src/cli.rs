@@ -27,5 +27,5 @@ pub enum Command {
     /// Validate the configuration and print it with secrets hidden.
     CheckConfig,
     /// Manage a running server through its admin API.
-    Admin(admin::AdminArgs),
+    Admin(Box<admin::AdminArgs>),
 }

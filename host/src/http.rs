@@ -7,6 +7,7 @@ mod events;
 mod groups;
 mod health;
 mod openapi;
+mod page;
 mod setup;
 mod tokens;
 mod users;
@@ -32,6 +33,7 @@ use tower_http::trace::TraceLayer;
 
 pub use auth::{Admin, Caller};
 pub use error::ApiError;
+pub use page::Pages;
 
 use crate::identity::Directory;
 
@@ -47,6 +49,8 @@ pub struct AppState {
     pub metrics: Option<PrometheusHandle>,
     /// The external base URL.
     pub public_url: Arc<str>,
+    /// HTML page templates.
+    pub pages: Pages,
 }
 
 /// A JSON body whose rejections answer in the API's error shape.

@@ -41,6 +41,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("# configuration is valid\n{}", config.redacted());
             Ok(())
         }
-        Command::Admin(args) => admin::run(args).await,
+        Command::Admin(args) => admin::run(*args).await,
     }
 }

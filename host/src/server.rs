@@ -45,10 +45,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         Bootstrap::SetupLink(url) => announce_setup_link(url.expose_secret()),
     }
 
+    let pages = http::Pages::new()?;
     let state = AppState {
         directory,
         metrics,
         public_url: Arc::from(config.public_url()),
+        pages,
     };
     let limits = Limits {
         max_body_bytes: config.http.max_body_bytes,
