@@ -5,8 +5,13 @@
 //! `Any` driver. Ids are UUID text, times are Unix milliseconds and flags are
 //! 0/1 integers, so that rows read the same on either engine.
 
+pub mod consents;
 pub mod events;
+pub mod executions;
+pub mod flows;
 pub mod groups;
+pub mod reputation;
+pub mod sessions;
 pub mod setup;
 pub mod tokens;
 pub mod users;

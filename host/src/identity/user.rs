@@ -24,7 +24,7 @@ impl fmt::Display for UserId {
 
 /// What kind of account a user is.
 #[derive(
-    Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+    Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema, schemars::JsonSchema,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum UserType {
@@ -376,9 +376,8 @@ impl Directory {
     }
 
     /// Checks a password for a username or email. Unknown users and users
-    /// without a password cost one argon2id verification, like known ones. A
-    /// correct password stored in a foreign or weaker format is rehashed with
-    /// the current parameters. Inactive users never pass.
+    /// without a password cost one argon2id verification, like known ones.
+    /// Inactive users never pass.
     ///
     /// # Errors
     /// A database failure or an unusable stored hash.
@@ -390,26 +389,53 @@ impl Directory {
         let mut conn = self.store.conn().await?;
         let found = store::users::find_with_hash(&mut conn, &lookup_key(login)).await?;
         drop(conn);
-        let password = password.to_owned();
-        let Some((user, Some(stored))) = found else {
-            spawn_blocking(move || password::verify_unknown_user(&password)).await?;
+        let Some((user, _)) = found else {
+            self.verify_unknown_password(password).await?;
             return Ok(None);
         };
-        let check = password.clone();
+        Ok(self.verify_password(user.id, password).await?.then_some(user))
+    }
+
+    /// Checks a user's password. A correct password stored in a foreign or
+    /// weaker format is rehashed with the current parameters. A user without
+    /// a password costs the same as one with. Inactive users never pass.
+    ///
+    /// # Errors
+    /// A database failure or an unusable stored hash.
+    pub async fn verify_password(&self, id: UserId, password: &str) -> Result<bool, IdentityError> {
+        let mut conn = self.store.conn().await?;
+        let user = store::users::get(&mut conn, id).await?;
+        let stored = store::users::password_hash(&mut conn, id).await?;
+        drop(conn);
+        let (Some(user), Some(stored)) = (user, stored) else {
+            self.verify_unknown_password(password).await?;
+            return Ok(false);
+        };
+        let check = password.to_owned();
         let verified = spawn_blocking(move || password::verify(&check, &stored)).await?;
         match verified.map_err(IdentityError::PasswordHash)? {
-            Verified::Mismatch => Ok(None),
-            Verified::Match { .. } if !user.active => Ok(None),
+            Verified::Mismatch => Ok(false),
+            Verified::Match { .. } if !user.active => Ok(false),
             Verified::Match { upgrade } => {
                 if upgrade {
-                    let fresh = spawn_hash(password).await?;
+                    let fresh = spawn_hash(password.to_owned()).await?;
                     let mut tx = self.store.begin().await?;
                     store::users::set_password_hash(tx.conn(), user.id, &fresh).await?;
                     tx.commit().await?;
                 }
-                Ok(Some(user))
+                Ok(true)
             }
         }
+    }
+
+    /// Spends one argon2id verification, so that a sign-in for an unknown
+    /// user takes as long as one for a known user.
+    ///
+    /// # Errors
+    /// The hashing worker crashed.
+    pub async fn verify_unknown_password(&self, password: &str) -> Result<(), IdentityError> {
+        let password = password.to_owned();
+        spawn_blocking(move || password::verify_unknown_user(&password)).await
     }
 }
 

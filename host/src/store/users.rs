@@ -148,6 +148,21 @@ pub async fn find_by_username(
     row.as_ref().map(from_row).transpose()
 }
 
+/// A user's stored password hash, if any.
+///
+/// # Errors
+/// A database failure.
+pub async fn password_hash(conn: &mut AnyConnection, id: UserId) -> Result<Option<String>, StoreError> {
+    let row = sqlx::query("SELECT password_hash FROM users WHERE id = $1")
+        .bind(id.to_string())
+        .fetch_optional(conn)
+        .await?;
+    Ok(match row {
+        Some(row) => row.try_get("password_hash")?,
+        None => None,
+    })
+}
+
 /// A user by username or email key, with the stored password hash.
 ///
 /// # Errors

@@ -1,0 +1,165 @@
+//! The password stage: checks the pending user's password. Failed attempts
+//! count against the user and the client address; past a limit the stage
+//! refuses to check for a while, and says so without revealing whether the
+//! account exists. Every failure and lock-out is an audit event.
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::{StageEnv, StageOutcome, StageStep};
+use crate::event::{AuditContext, Event, Outcome};
+use crate::flow::FlowError;
+use crate::flow::challenge::{Answer, Challenge, Field, FieldError, FieldKind};
+use crate::flow::context::FlowContext;
+use crate::store;
+
+/// Settings of a password stage.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordConfig {
+    /// Failed attempts per account within 15 minutes before checks pause.
+    #[serde(default = "default_user_limit")]
+    pub max_failures_per_user: i64,
+    /// Failed attempts per client address within 15 minutes before checks
+    /// pause.
+    #[serde(default = "default_ip_limit")]
+    pub max_failures_per_ip: i64,
+}
+
+impl Default for PasswordConfig {
+    fn default() -> Self {
+        PasswordConfig { max_failures_per_user: default_user_limit(), max_failures_per_ip: default_ip_limit() }
+    }
+}
+
+fn default_user_limit() -> i64 {
+    5
+}
+fn default_ip_limit() -> i64 {
+    20
+}
+
+/// The answer field.
+pub const FIELD: &str = "password";
+
+const WRONG: &str = "Invalid username or password.";
+const LOCKED: &str = "Too many failed attempts. Wait 15 minutes and try again.";
+
+pub(super) async fn show(
+    _config: &PasswordConfig,
+    _env: &StageEnv<'_>,
+    context: &mut FlowContext,
+) -> Result<StageStep, FlowError> {
+    // A hidden username lets password managers pair the two fields.
+    let identifier = context.prompt.get(super::identification::FIELD).and_then(|v| v.as_str()).map(str::to_owned);
+    let mut fields = Vec::new();
+    if let Some(identifier) = identifier {
+        fields.push(Field {
+            name: "username".to_owned(),
+            label: "Username".to_owned(),
+            kind: FieldKind::Hidden,
+            autocomplete: Some("username".to_owned()),
+            value: Some(identifier),
+            ..Field::default()
+        });
+    }
+    fields.push(Field {
+        name: FIELD.to_owned(),
+        label: "Password".to_owned(),
+        kind: FieldKind::Password,
+        required: true,
+        autocomplete: Some("current-password".to_owned()),
+        ..Field::default()
+    });
+    Ok(StageStep::Show(Challenge {
+        component: "password".to_owned(),
+        title: "Enter your password".to_owned(),
+        fields,
+        submit: Some("Sign in".to_owned()),
+        ..Challenge::default()
+    }))
+}
+
+pub(super) async fn answer(
+    config: &PasswordConfig,
+    env: &StageEnv<'_>,
+    context: &mut FlowContext,
+    answer: &Answer,
+) -> Result<StageOutcome, FlowError> {
+    let password = answer.text(FIELD).unwrap_or_default();
+    if password.is_empty() {
+        return Ok(StageOutcome::Retry(vec![FieldError::on(FIELD, "Enter your password.")]));
+    }
+    let directory = env.directory;
+    let now = directory.clock().now();
+    let user_key = context.pending_user.map(|id| id.to_string());
+    let ip_key = env.request.client_ip.map(|ip| ip.to_string());
+    let audit = AuditContext {
+        actor: user_key.as_ref().map_or_else(|| "anonymous".to_owned(), |id| format!("user:{id}")),
+        client_ip: ip_key.clone(),
+    };
+
+    let mut conn = directory.store().conn().await?;
+    let user_score = match &user_key {
+        Some(key) => store::reputation::score(&mut conn, "user", key, now).await?,
+        None => 0,
+    };
+    let ip_score = match &ip_key {
+        Some(key) => store::reputation::score(&mut conn, "ip", key, now).await?,
+        None => 0,
+    };
+    drop(conn);
+    if user_score >= config.max_failures_per_user || ip_score >= config.max_failures_per_ip {
+        let reason = if user_score >= config.max_failures_per_user { "user_limit" } else { "ip_limit" };
+        record(env, &audit, context, "login.password", Outcome::Denied, reason).await?;
+        return Ok(StageOutcome::Retry(vec![FieldError::form(LOCKED)]));
+    }
+
+    let verified = match context.pending_user_id() {
+        Some(user) => directory.verify_password(user, &password).await?,
+        None => {
+            directory.verify_unknown_password(&password).await?;
+            false
+        }
+    };
+    let mut tx = directory.store().begin().await?;
+    if !verified {
+        if let Some(key) = &user_key {
+            store::reputation::record_failure(tx.conn(), "user", key, now).await?;
+        }
+        if let Some(key) = &ip_key {
+            store::reputation::record_failure(tx.conn(), "ip", key, now).await?;
+        }
+        tx.commit().await?;
+        record(env, &audit, context, "login.password", Outcome::Failure, "wrong_password").await?;
+        return Ok(StageOutcome::Retry(vec![FieldError::on(FIELD, WRONG)]));
+    }
+    if let Some(key) = &user_key {
+        store::reputation::clear(tx.conn(), "user", key).await?;
+    }
+    tx.commit().await?;
+    context.methods.push("password".to_owned());
+    Ok(StageOutcome::next())
+}
+
+async fn record(
+    env: &StageEnv<'_>,
+    audit: &AuditContext,
+    context: &FlowContext,
+    action: &str,
+    outcome: Outcome,
+    reason: &str,
+) -> Result<(), FlowError> {
+    let directory = env.directory;
+    let mut event = Event::new(audit, directory.clock().now(), action, outcome)
+        .detail("flow", env.flow)
+        .detail("reason", reason);
+    if let Some(user) = context.pending_user {
+        event = event.target("user", user);
+    }
+    event = event.detail("execution", json!(env.execution.to_string()));
+    let mut tx = directory.store().begin().await?;
+    store::events::insert(tx.conn(), &event).await?;
+    tx.commit().await?;
+    Ok(())
+}
