@@ -24,6 +24,7 @@ const ENV_KEYS: &[&str] = &[
     "bootstrap_token",
     "database",
     "http",
+    "email",
 ];
 
 /// Why the configuration could not be loaded.
@@ -72,6 +73,25 @@ pub struct Config {
     pub database: DatabaseConfig,
     /// HTTP server limits.
     pub http: HttpConfig,
+    /// Outgoing email.
+    pub email: EmailConfig,
+}
+
+/// Outgoing email settings.
+#[derive(Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EmailConfig {
+    /// SMTP server URL: `smtp://host:25`, `smtp://user:pass@host:587?tls=required`
+    /// or `smtps://user:pass@host`. Email stages fail while it is unset.
+    pub smtp_url: Option<SecretString>,
+    /// Sender address.
+    pub from: String,
+}
+
+impl Default for EmailConfig {
+    fn default() -> Self {
+        EmailConfig { smtp_url: None, from: "Castellan <castellan@localhost>".to_owned() }
+    }
 }
 
 /// Connection pool settings.
@@ -131,6 +151,7 @@ impl Default for Config {
             bootstrap_token: None,
             database: DatabaseConfig::default(),
             http: HttpConfig::default(),
+            email: EmailConfig::default(),
         }
     }
 }
@@ -229,6 +250,10 @@ impl Config {
             bootstrap_token: set_or_unset(&self.bootstrap_token),
             database: self.database.clone(),
             http: self.http.clone(),
+            email: RedactedEmail {
+                smtp_url: self.email.smtp_url.as_ref().map(|url| redact_url(url.expose_secret())),
+                from: self.email.from.clone(),
+            },
         };
         toml::to_string_pretty(&view).unwrap_or_else(|error| format!("# cannot render: {error}"))
     }
@@ -252,6 +277,14 @@ struct RedactedConfig {
     bootstrap_token: &'static str,
     database: DatabaseConfig,
     http: HttpConfig,
+    email: RedactedEmail,
+}
+
+#[derive(Serialize)]
+struct RedactedEmail {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    smtp_url: Option<String>,
+    from: String,
 }
 
 fn set_or_unset(value: &Option<SecretString>) -> &'static str {

@@ -4,6 +4,7 @@
 mod auth;
 mod error;
 mod events;
+mod flows;
 mod groups;
 mod health;
 mod openapi;
@@ -51,6 +52,8 @@ pub struct AppState {
     pub public_url: Arc<str>,
     /// HTML page templates.
     pub pages: Pages,
+    /// The flow executor.
+    pub flows: crate::flow::executor::Flows,
 }
 
 /// A JSON body whose rejections answer in the API's error shape.
@@ -89,6 +92,7 @@ pub fn router(state: AppState, limits: Limits) -> Router {
         .merge(groups::routes())
         .merge(tokens::routes())
         .merge(events::routes())
+        .merge(flows::api())
         .route("/openapi.json", get(openapi::document))
         .fallback(|| async { ApiError::not_found("endpoint") });
 
@@ -113,6 +117,7 @@ pub fn router(state: AppState, limits: Limits) -> Router {
         .nest("/api/v1", api)
         .merge(health::routes())
         .merge(setup::routes())
+        .merge(flows::pages())
         .layer(middleware::from_fn(record_metrics))
         .layer(layers)
         .with_state(state)

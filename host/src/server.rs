@@ -46,11 +46,15 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     }
 
     let pages = http::Pages::new()?;
+    let mailer = crate::mail::Mailer::new(config.email.smtp_url.as_ref(), &config.email.from)?;
+    let public_url: Arc<str> = Arc::from(config.public_url());
+    let flows = crate::flow::executor::Flows::new(directory.clone(), mailer, public_url.clone());
     let state = AppState {
         directory,
         metrics,
-        public_url: Arc::from(config.public_url()),
+        public_url,
         pages,
+        flows,
     };
     let limits = Limits {
         max_body_bytes: config.http.max_body_bytes,

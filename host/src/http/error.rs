@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::api::{ErrorBody, ErrorDetail};
 use crate::bootstrap::SetupError;
+use crate::flow::FlowError;
 use crate::identity::IdentityError;
 use crate::store::StoreError;
 
@@ -170,6 +171,29 @@ impl From<IdentityError> for ApiError {
             IdentityError::Store(store) => store.into(),
             IdentityError::Internal(cause) => ApiError::internal(&cause),
         }
+    }
+}
+
+impl From<FlowError> for ApiError {
+    fn from(error: FlowError) -> Self {
+        let message = error.to_string();
+        let (status, code) = match &error {
+            FlowError::UnknownFlow(_) => (StatusCode::NOT_FOUND, "not_found"),
+            FlowError::NotAllowed(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            FlowError::Denied(_) => (StatusCode::FORBIDDEN, "access_denied"),
+            FlowError::ExecutionGone => (StatusCode::GONE, "flow_expired"),
+            FlowError::Stale => (StatusCode::CONFLICT, "stale_answer"),
+            FlowError::Csrf | FlowError::BadAnswer(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
+            FlowError::Mail(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            FlowError::Store(_) | FlowError::Identity(_) | FlowError::Misconfigured(_) => {
+                return match error {
+                    FlowError::Store(store) => store.into(),
+                    FlowError::Identity(identity) => identity.into(),
+                    other => ApiError::internal(&other),
+                };
+            }
+        };
+        ApiError { status, code, message, field: None }
     }
 }
 

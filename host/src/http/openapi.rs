@@ -4,7 +4,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{events, groups, tokens, users};
+use super::{events, flows, groups, tokens, users};
 use crate::api;
 
 #[derive(OpenApi)]
@@ -17,11 +17,13 @@ use crate::api;
         groups::members, groups::add_member, groups::remove_member,
         tokens::list, tokens::create, tokens::show, tokens::revoke,
         events::list,
+        flows::api_current, flows::api_answer,
     ),
     components(schemas(
         api::ErrorBody, api::ErrorDetail, api::UserView, api::CreateUser, api::UpdateUser,
         api::GroupView, api::CreateGroup, api::UpdateGroup, api::AddMember, api::TokenView,
         api::CreateToken, api::CreatedToken, api::EventView,
+        flows::FlowStepView, crate::flow::challenge::Challenge, crate::flow::challenge::Answer,
     )),
     modifiers(&BearerAuth),
 )]

@@ -13,6 +13,8 @@ pub struct Pages(Arc<Environment<'static>>);
 
 const TEMPLATES: &[(&str, &str)] = &[
     ("base.html", include_str!("../../templates/base.html")),
+    ("flow.html", include_str!("../../templates/flow.html")),
+    ("user.html", include_str!("../../templates/user.html")),
     ("message.html", include_str!("../../templates/message.html")),
     ("setup.html", include_str!("../../templates/setup.html")),
     (
@@ -56,6 +58,48 @@ impl Pages {
     pub fn message(&self, status: StatusCode, heading: &str, message: &str) -> Response {
         let context = minijinja::context! { heading => heading, message => message };
         self.render(status, "message.html", context)
+    }
+
+    /// A page with a heading, one message and a link onwards.
+    pub fn message_with_link(
+        &self,
+        status: StatusCode,
+        brand: &BrandView,
+        heading: &str,
+        message: &str,
+        link: (&str, &str),
+    ) -> Response {
+        let context = minijinja::context! {
+            brand => minijinja::Value::from(minijinja::value::Serde(brand)),
+            heading => heading,
+            message => message,
+            link => minijinja::context! { label => link.0, href => link.1 },
+        };
+        self.render(status, "message.html", context)
+    }
+}
+
+/// What pages show of a brand.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct BrandView {
+    /// Name shown in the header and titles.
+    pub title: String,
+    /// Logo URL.
+    pub logo_url: Option<String>,
+    /// Buttons and links.
+    pub primary_color: String,
+    /// Page background.
+    pub background_color: String,
+}
+
+impl Default for BrandView {
+    fn default() -> Self {
+        BrandView {
+            title: "Castellan".to_owned(),
+            logo_url: None,
+            primary_color: "#1f4fd1".to_owned(),
+            background_color: "#f5f6f8".to_owned(),
+        }
     }
 }
 
