@@ -24,11 +24,19 @@ pub struct PasswordConfig {
     /// pause.
     #[serde(default = "default_ip_limit")]
     pub max_failures_per_ip: i64,
+    /// Show a "Stay signed in" box; when ticked, the user login stage
+    /// makes the session outlive the browser.
+    #[serde(default)]
+    pub offer_remember_me: bool,
 }
 
 impl Default for PasswordConfig {
     fn default() -> Self {
-        PasswordConfig { max_failures_per_user: default_user_limit(), max_failures_per_ip: default_ip_limit() }
+        PasswordConfig {
+            max_failures_per_user: default_user_limit(),
+            max_failures_per_ip: default_ip_limit(),
+            offer_remember_me: false,
+        }
     }
 }
 
@@ -41,12 +49,14 @@ fn default_ip_limit() -> i64 {
 
 /// The answer field.
 pub const FIELD: &str = "password";
+/// The "stay signed in" checkbox.
+pub const REMEMBER: &str = "remember_me";
 
 const WRONG: &str = "Invalid username or password.";
 const LOCKED: &str = "Too many failed attempts. Wait 15 minutes and try again.";
 
 pub(super) async fn show(
-    _config: &PasswordConfig,
+    config: &PasswordConfig,
     _env: &StageEnv<'_>,
     context: &mut FlowContext,
 ) -> Result<StageStep, FlowError> {
@@ -71,6 +81,14 @@ pub(super) async fn show(
         autocomplete: Some("current-password".to_owned()),
         ..Field::default()
     });
+    if config.offer_remember_me {
+        fields.push(Field {
+            name: REMEMBER.to_owned(),
+            label: "Stay signed in on this device".to_owned(),
+            kind: FieldKind::Checkbox,
+            ..Field::default()
+        });
+    }
     Ok(StageStep::Show(Challenge {
         component: "password".to_owned(),
         title: "Enter your password".to_owned(),
@@ -139,6 +157,7 @@ pub(super) async fn answer(
     }
     tx.commit().await?;
     context.methods.push("password".to_owned());
+    context.remember_me = config.offer_remember_me && answer.flag(REMEMBER);
     Ok(StageOutcome::next())
 }
 
