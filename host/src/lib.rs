@@ -7,7 +7,10 @@
 //! `api` holds the wire types shared by the server, the CLI and the tests.
 
 pub mod api;
+pub mod blueprint;
 pub mod bootstrap;
+pub mod brand;
+pub mod brand;
 pub mod cli;
 pub mod clock;
 pub mod config;

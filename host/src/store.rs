@@ -5,7 +5,10 @@
 //! `Any` driver. Ids are UUID text, times are Unix milliseconds and flags are
 //! 0/1 integers, so that rows read the same on either engine.
 
+pub mod brands;
+pub mod brands;
 pub mod consents;
+pub mod definitions;
 pub mod events;
 pub mod executions;
 pub mod flows;

@@ -30,6 +30,7 @@ use utoipa::ToSchema;
 
 use super::page::BrandView;
 use super::{ApiError, ApiJson, ApiPath, AppState};
+use crate::brand::{Brand, host_name};
 use crate::flow::FlowError;
 use crate::flow::challenge::{Answer, Challenge};
 use crate::flow::context::FlowRequest;
@@ -42,10 +43,6 @@ pub const FLOW_COOKIE: &str = "castellan_flow";
 /// The session cookie.
 pub const SESSION_COOKIE: &str = "castellan_session";
 
-/// Slug of the flow that signs users in (the brand's, later).
-const AUTHENTICATION_FLOW: &str = "default-authentication";
-/// Slug of the flow that signs users out.
-const INVALIDATION_FLOW: &str = "default-invalidation";
 
 pub(super) fn pages() -> Router<AppState> {
     Router::new()
@@ -66,6 +63,17 @@ pub(super) struct Visitor {
     user: Option<User>,
     jar: CookieJar,
     secure: bool,
+    brand: Brand,
+}
+
+impl Visitor {
+    fn authentication_flow(&self) -> String {
+        flow_path(self.brand.flow_authentication.as_deref().unwrap_or("default-authentication"))
+    }
+
+    fn invalidation_flow(&self) -> String {
+        flow_path(self.brand.flow_invalidation.as_deref().unwrap_or("default-invalidation"))
+    }
 }
 
 impl FromRequestParts<AppState> for Visitor {
@@ -95,6 +103,8 @@ impl FromRequestParts<AppState> for Visitor {
             Some((session, user)) => (Some(session.id), Some(user)),
             None => (None, None),
         };
+        let host = parts.headers.get(header::HOST).and_then(|value| value.to_str().ok()).unwrap_or_default();
+        let brand = brand_for(state, host).await;
         let request = FlowRequest {
             browser,
             user: user.as_ref().map(|user| user.id),
@@ -102,7 +112,24 @@ impl FromRequestParts<AppState> for Visitor {
             client_ip,
             user_agent,
         };
-        Ok(Visitor { request, user, jar, secure })
+        Ok(Visitor { request, user, jar, secure, brand })
+    }
+}
+
+/// The brand for a host; the built-in one when none matches or the
+/// database cannot say (pages still render).
+async fn brand_for(state: &AppState, host: &str) -> Brand {
+    let found = async {
+        let mut conn = state.flows.directory().store().conn().await?;
+        crate::store::brands::for_host(&mut conn, &host_name(host)).await
+    };
+    match found.await {
+        Ok(Some(brand)) => brand,
+        Ok(None) => Brand::builtin(),
+        Err(error) => {
+            tracing::warn!(error = %error, "cannot load the brand");
+            Brand::builtin()
+        }
     }
 }
 
@@ -169,19 +196,19 @@ fn with_next(path: &str, next: &str) -> String {
 }
 
 async fn root(visitor: Visitor) -> Response {
-    let target = if visitor.user.is_some() { "/if/user/".to_owned() } else { flow_path(AUTHENTICATION_FLOW) };
+    let target = if visitor.user.is_some() { "/if/user/".to_owned() } else { visitor.authentication_flow() };
     (visitor.jar, Redirect::to(&target)).into_response()
 }
 
 async fn account(State(state): State<AppState>, visitor: Visitor) -> Response {
     let Some(user) = &visitor.user else {
-        let target = with_next(&flow_path(AUTHENTICATION_FLOW), "/if/user/");
+        let target = with_next(&visitor.authentication_flow(), "/if/user/");
         return (visitor.jar, Redirect::to(&target)).into_response();
     };
     let context = minijinja::context! {
-        brand => minijinja::Value::from(minijinja::value::Serde(BrandView::default())),
+        brand => minijinja::Value::from(minijinja::value::Serde(BrandView::from(&visitor.brand))),
         user => minijinja::Value::from(minijinja::value::Serde(crate::api::UserView::from(user))),
-        logout => flow_path(INVALIDATION_FLOW),
+        logout => visitor.invalidation_flow(),
     };
     (visitor.jar, state.pages.render(StatusCode::OK, "user.html", context)).into_response()
 }
@@ -255,8 +282,9 @@ async fn submit(
 
 /// Turns a step (or a flow error) into a page.
 fn render(state: &AppState, visitor: Visitor, slug: &str, result: Result<StepResult, FlowError>) -> Response {
-    let Visitor { request, jar, secure, .. } = visitor;
-    let brand = BrandView::default();
+    let authentication = visitor.authentication_flow();
+    let Visitor { request, jar, secure, brand, .. } = visitor;
+    let brand = BrandView::from(&brand);
     let result = match result {
         Ok(result) => result,
         Err(FlowError::Stale) => {
@@ -268,7 +296,7 @@ fn render(state: &AppState, visitor: Visitor, slug: &str, result: Result<StepRes
             return (jar, Redirect::to("/if/user/")).into_response();
         }
         Err(FlowError::NotAllowed(_)) => {
-            let target = with_next(&flow_path(AUTHENTICATION_FLOW), &flow_path(slug));
+            let target = with_next(&authentication, &flow_path(slug));
             return (jar, Redirect::to(&target)).into_response();
         }
         Err(FlowError::Csrf) => {

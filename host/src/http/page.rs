@@ -94,6 +94,26 @@ pub struct BrandView {
     pub background_color: String,
 }
 
+impl From<&crate::brand::Brand> for BrandView {
+    fn from(brand: &crate::brand::Brand) -> Self {
+        let fallback = BrandView::default();
+        let color = |color: &str, fallback: String| {
+            if crate::brand::is_hex_color(color) { color.to_owned() } else { fallback }
+        };
+        // Only https (or local) logos: the policy allows no other images.
+        let logo_url = brand
+            .logo_url
+            .clone()
+            .filter(|url| url.starts_with("https://") || crate::flow::is_local_path(url));
+        BrandView {
+            title: brand.title.clone(),
+            logo_url,
+            primary_color: color(&brand.primary_color, fallback.primary_color),
+            background_color: color(&brand.background_color, fallback.background_color),
+        }
+    }
+}
+
 impl Default for BrandView {
     fn default() -> Self {
         BrandView {
