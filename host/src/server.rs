@@ -38,6 +38,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let store = Store::open(&config.database_url(), &settings).await?;
     tracing::info!(backend = ?store.backend(), "database ready");
     let directory = Directory::new(store.clone(), Clock::System);
+    apply_blueprints(&store, &config).await?;
 
     match bootstrap::run(&directory, &config).await? {
         Bootstrap::AdminExists => {}
@@ -81,6 +82,21 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     store.close().await;
     tracing::info!("stopped");
     outcome
+}
+
+/// Applies the default blueprints (recreating what is missing, never
+/// overwriting edits), then the configured folder's, in name order.
+async fn apply_blueprints(store: &Store, config: &Config) -> anyhow::Result<()> {
+    let clock = Clock::System;
+    let defaults = crate::blueprint::apply_defaults(store, &clock).await?;
+    if defaults.iter().any(crate::blueprint::Report::changed) {
+        tracing::info!("default blueprints applied");
+    }
+    if let Some(folder) = &config.blueprints_dir {
+        let reports = crate::blueprint::apply_folder(store, &clock, folder).await?;
+        tracing::info!(files = reports.len(), folder = %folder.display(), "blueprints applied");
+    }
+    Ok(())
 }
 
 /// The setup link is a credential: it goes to standard output for the

@@ -35,7 +35,7 @@ try {
   await page.goto(`${base}/if/flow/default-enrollment/`);
   await page.getByLabel('Username').fill(user);
   await page.getByLabel('Email').fill(`${user}@example.org`);
-  await page.getByLabel('Name', { exact: true }).fill('Ada Lovelace');
+  await page.getByLabel('Full name').fill('Ada Lovelace');
   await page.getByLabel('Password', { exact: true }).fill(password);
   await page.getByLabel('Password (again)').fill(password);
   await page.screenshot({ path: path.join(shots, 'enrollment.png'), fullPage: true });
