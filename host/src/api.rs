@@ -145,13 +145,13 @@ pub struct CreateUser {
     #[schema(value_type = Option<Object>)]
     pub attributes: Option<Map<String, Value>>,
     /// A password to hash and store.
-    #[serde(default, skip_serializing)]
+    #[serde(default, serialize_with = "expose", skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>, format = Password)]
     pub password: Option<SecretString>,
     /// A hash from another system, stored as it is: a PHC argon2 or bcrypt
     /// string, a Django hash, or a Keycloak credential object.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<serde_json::Value>)]
     pub password_hash: Option<ImportedHash>,
 }
 
@@ -198,13 +198,23 @@ pub struct UpdateUser {
     #[schema(value_type = Option<Object>)]
     pub attributes: Option<Map<String, Value>>,
     /// A new password.
-    #[serde(default, skip_serializing)]
+    #[serde(default, serialize_with = "expose", skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>, format = Password)]
     pub password: Option<SecretString>,
     /// A new imported hash.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<serde_json::Value>)]
     pub password_hash: Option<ImportedHash>,
+}
+
+/// Writes a secret into a request body (the CLI sends passwords this way);
+/// `Debug` of the same value stays redacted.
+fn expose<S: serde::Serializer>(secret: &Option<SecretString>, serializer: S) -> Result<S::Ok, S::Error> {
+    use secrecy::ExposeSecret as _;
+    match secret {
+        Some(secret) => serializer.serialize_some(secret.expose_secret()),
+        None => serializer.serialize_none(),
+    }
 }
 
 /// Tells an explicit `null` (Some(None)) from an absent field (None).
@@ -479,23 +489,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn secrets_in_requests_do_not_show_in_debug_or_serialization() {
+    fn secrets_in_requests_do_not_show_in_debug_but_reach_the_wire() {
         let input = CreateUser {
             password: Some(SecretString::from("hunter2-canary")),
             ..CreateUser::named("ada")
         };
-        let shown = format!(
-            "{input:?} {}",
-            serde_json::to_string(&input).unwrap_or_default()
-        );
+        let shown = format!("{input:?}");
         assert!(!shown.contains("hunter2-canary"), "{shown}");
         assert!(shown.contains("ada"));
+        // The CLI sends this struct: the password must be in the body.
+        let wire = serde_json::to_value(&input).unwrap_or_default();
+        assert_eq!(wire["password"], "hunter2-canary");
         let update: Result<UpdateUser, _> =
             serde_json::from_str(r#"{"password": "hunter2-canary", "email": null}"#);
         let shown = format!("{update:?}");
-        assert!(
-            update.is_ok() && !shown.contains("hunter2-canary"),
-            "{shown}"
-        );
+        assert!(update.is_ok() && !shown.contains("hunter2-canary"), "{shown}");
     }
 }

@@ -69,11 +69,13 @@ pub async fn run(directory: &Directory, config: &Config) -> Result<Bootstrap, Id
             directory.create_user(&system, input).await?
         }
     };
-    if let Some(password) = password {
-        let update = crate::api::UpdateUser {
-            password: Some(password.clone()),
-            ..Default::default()
-        };
+    // A deactivated `admin` is no admin: the bootstrap brings it back.
+    let update = crate::api::UpdateUser {
+        password: password.cloned(),
+        active: (!admin.active).then_some(true),
+        ..Default::default()
+    };
+    if update.password.is_some() || update.active.is_some() {
         directory.update_user(&system, admin.id, update).await?;
     }
     directory

@@ -116,7 +116,10 @@ mod tests {
         let brand = Brand::builtin();
         assert!(brand.is_default);
         assert_eq!(brand.title, "Castellan");
-        assert_eq!(brand.flow_authentication.as_deref(), Some("default-authentication"));
+        assert_eq!(
+            brand.flow_authentication.as_deref(),
+            Some("default-authentication")
+        );
         assert!(is_hex_color(&brand.primary_color));
     }
 }

@@ -1,7 +1,8 @@
-//! The `castellan` command line: `serve`, `check-config` and the `admin`
-//! client of the admin API.
+//! The `castellan` command line: `serve`, `check-config`, the `admin`
+//! client of the admin API, and `blueprint` (check or apply a file).
 
 pub mod admin;
+pub mod blueprint;
 
 use std::path::PathBuf;
 
@@ -28,4 +29,7 @@ pub enum Command {
     CheckConfig,
     /// Manage a running server through its admin API.
     Admin(Box<admin::AdminArgs>),
+    /// Check a blueprint file, or apply it to the configured database.
+    #[command(subcommand)]
+    Blueprint(blueprint::BlueprintCommand),
 }

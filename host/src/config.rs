@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use figment::Figment;
-use figment::providers::{Env, Format, Toml};
+use figment::providers::{Env, Format, Serialized, Toml};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
@@ -25,7 +25,13 @@ const ENV_KEYS: &[&str] = &[
     "database",
     "http",
     "email",
+    "blueprints_dir",
 ];
+
+/// Top-level keys whose variables are secrets, taken as they are: parsed
+/// like the others, `12345678` or `true` would become a number or a boolean,
+/// be refused, and be quoted back in the error message.
+const SECRET_ENV_KEYS: &[&str] = &["bootstrap_admin_password", "bootstrap_token"];
 
 /// Why the configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +81,9 @@ pub struct Config {
     pub http: HttpConfig,
     /// Outgoing email.
     pub email: EmailConfig,
+    /// Folder of blueprint files (`*.yaml`, `*.yml`) applied in name order
+    /// at every start, after the default blueprints.
+    pub blueprints_dir: Option<PathBuf>,
 }
 
 /// Outgoing email settings.
@@ -90,7 +99,10 @@ pub struct EmailConfig {
 
 impl Default for EmailConfig {
     fn default() -> Self {
-        EmailConfig { smtp_url: None, from: "Castellan <castellan@localhost>".to_owned() }
+        EmailConfig {
+            smtp_url: None,
+            from: "Castellan <castellan@localhost>".to_owned(),
+        }
     }
 }
 
@@ -146,12 +158,13 @@ impl Default for Config {
             database_url: None,
             public_url: None,
             log_format: LogFormat::Text,
-            log_level: "info".to_owned(),
+            log_level: "info,sqlx=warn".to_owned(),
             bootstrap_admin_password: None,
             bootstrap_token: None,
             database: DatabaseConfig::default(),
             http: HttpConfig::default(),
             email: EmailConfig::default(),
+            blueprints_dir: None,
         }
     }
 }
@@ -164,17 +177,24 @@ impl Config {
     pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
         let mut figment = Figment::new();
         if let Some(file) = file {
-            if !file.is_file() {
+            if !file.exists() {
                 return Err(ConfigError::MissingFile(file.to_owned()));
+            }
+            if !file.is_file() {
+                return Err(ConfigError::Invalid(format!("{} is not a file", file.display())));
             }
             figment = figment.merge(Toml::file(file));
         }
         let env = Env::prefixed("CASTELLAN_").split("__").filter(|key| {
             let top = key.as_str().split('.').next().unwrap_or_default();
-            ENV_KEYS.iter().any(|known| known.eq_ignore_ascii_case(top))
+            let is = |keys: &[&str]| keys.iter().any(|known| known.eq_ignore_ascii_case(top));
+            is(ENV_KEYS) && !is(SECRET_ENV_KEYS)
         });
+        figment = figment.merge(env);
+        for (key, value) in Env::prefixed("CASTELLAN_").only(SECRET_ENV_KEYS).iter() {
+            figment = figment.merge(Serialized::default(key.as_str(), value));
+        }
         let config = figment
-            .merge(env)
             .extract::<Config>()
             .map_err(|error| ConfigError::Invalid(error.to_string()))?;
         config.validate()?;
@@ -194,8 +214,9 @@ impl Config {
             ));
         }
         if let Some(public) = &self.public_url {
+            let host = public.split_once("://").map_or("", |(_, rest)| rest.trim_end_matches('/'));
             let scheme_ok = public.starts_with("http://") || public.starts_with("https://");
-            if !scheme_ok || public.contains(['?', '#', ' ']) {
+            if !scheme_ok || host.is_empty() || public.contains(['?', '#', ' ']) {
                 return invalid(format!(
                     "public_url {public:?} must be an http:// or https:// URL without query or fragment"
                 ));
@@ -207,6 +228,14 @@ impl Config {
                 self.log_level
             ));
         }
+        if let Some(dir) = &self.blueprints_dir
+            && !dir.is_dir()
+        {
+            return invalid(format!("blueprints_dir {} is not a folder", dir.display()));
+        }
+        if self.database.acquire_timeout_secs == 0 || self.http.request_timeout_secs == 0 {
+            return invalid("database.acquire_timeout_secs and http.request_timeout_secs must be at least 1".to_owned());
+        }
         if self.database.max_connections == 0 {
             return invalid("database.max_connections must be at least 1".to_owned());
         }
@@ -214,6 +243,20 @@ impl Config {
             return invalid("http.max_body_bytes must be at least 1024".to_owned());
         }
         Ok(())
+    }
+
+    /// `CASTELLAN_*` variables that are neither settings nor known to the
+    /// command line: most likely misspelt settings, worth a warning.
+    pub fn unknown_env_vars() -> Vec<String> {
+        const OTHERS: &[&str] = &["config", "url", "token", "test_postgres_url", "update_golden"];
+        std::env::vars()
+            .filter_map(|(name, _)| name.strip_prefix("CASTELLAN_").map(str::to_ascii_lowercase))
+            .filter(|key| {
+                let top = key.split("__").next().unwrap_or_default();
+                !ENV_KEYS.contains(&top) && !OTHERS.contains(&key.as_str())
+            })
+            .map(|key| format!("CASTELLAN_{}", key.to_ascii_uppercase()))
+            .collect()
     }
 
     /// The database URL in effect: the configured one, or SQLite in the data
@@ -246,16 +289,32 @@ impl Config {
             public_url: self.public_url(),
             log_format: self.log_format,
             log_level: self.log_level.clone(),
-            bootstrap_admin_password: set_or_unset(&self.bootstrap_admin_password),
-            bootstrap_token: set_or_unset(&self.bootstrap_token),
+            blueprints_dir: self
+                .blueprints_dir
+                .as_ref()
+                .map(|dir| dir.display().to_string()),
             database: self.database.clone(),
             http: self.http.clone(),
             email: RedactedEmail {
-                smtp_url: self.email.smtp_url.as_ref().map(|url| redact_url(url.expose_secret())),
+                smtp_url: self
+                    .email
+                    .smtp_url
+                    .as_ref()
+                    .map(|url| redact_url(url.expose_secret())),
                 from: self.email.from.clone(),
             },
         };
-        toml::to_string_pretty(&view).unwrap_or_else(|error| format!("# cannot render: {error}"))
+        // Secrets appear as comments, so the output can be saved as a
+        // configuration file without turning a placeholder into a secret.
+        let secrets = format!(
+            "# bootstrap_admin_password: {}\n# bootstrap_token: {}\n",
+            set_or_unset(&self.bootstrap_admin_password),
+            set_or_unset(&self.bootstrap_token)
+        );
+        match toml::to_string_pretty(&view) {
+            Ok(text) => format!("{secrets}{text}"),
+            Err(error) => format!("# cannot render: {error}"),
+        }
     }
 }
 
@@ -273,8 +332,8 @@ struct RedactedConfig {
     public_url: String,
     log_format: LogFormat,
     log_level: String,
-    bootstrap_admin_password: &'static str,
-    bootstrap_token: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    blueprints_dir: Option<String>,
     database: DatabaseConfig,
     http: HttpConfig,
     email: RedactedEmail,
@@ -301,13 +360,15 @@ pub fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
-    let (authority, tail) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
-    let authority = match authority.rsplit_once('@') {
-        Some((user_info, host)) => match user_info.split_once(':') {
-            Some((user, _)) => format!("{user}:***@{host}"),
-            None => format!("{user_info}@{host}"),
-        },
-        None => authority.to_owned(),
+    // The user-info ends at the last `@`: a password may hold `/`, `?` or
+    // `@` unescaped. (An `@` in the query over-redacts, which is safe.)
+    let (authority, tail) = match rest.rfind('@') {
+        Some(at) => {
+            let user = rest[..at].split_once(':').map_or(&rest[..at], |(user, _)| user);
+            let masked = if rest[..at].contains(':') { format!("{user}:***@") } else { format!("{user}@") };
+            (masked, &rest[at + 1..])
+        }
+        None => (String::new(), rest),
     };
     let tail = match tail.find("password=") {
         Some(at) => format!("{}password=***", &tail[..at]),

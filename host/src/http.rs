@@ -2,6 +2,7 @@
 //! extractors that turn bad input into the API's own errors.
 
 mod auth;
+mod blueprints;
 mod error;
 mod events;
 mod flows;
@@ -92,9 +93,11 @@ pub fn router(state: AppState, limits: Limits) -> Router {
         .merge(groups::routes())
         .merge(tokens::routes())
         .merge(events::routes())
+        .merge(blueprints::routes())
         .merge(flows::api())
         .route("/openapi.json", get(openapi::document))
-        .fallback(|| async { ApiError::not_found("endpoint") });
+        .fallback(|| async { ApiError::not_found("endpoint") })
+        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() });
 
     let layers = ServiceBuilder::new()
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
@@ -104,7 +107,7 @@ pub fn router(state: AppState, limits: Limits) -> Router {
                 .get(REQUEST_ID)
                 .and_then(|value| value.to_str().ok())
                 .unwrap_or_default();
-            tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path())
+            tracing::info_span!("request", request_id = %id, method = %request.method(), path = %logged_path(request.uri().path()))
         }))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(CatchPanicLayer::custom(|_| {
@@ -121,6 +124,20 @@ pub fn router(state: AppState, limits: Limits) -> Router {
         .layer(middleware::from_fn(record_metrics))
         .layer(layers)
         .with_state(state)
+}
+
+/// The path as logs show it: a setup link's secret is a credential and
+/// stays out of them.
+/// The path as logged: one-time secrets in paths (setup links, flow links)
+/// are replaced by a placeholder.
+fn logged_path(path: &str) -> &str {
+    if path.starts_with("/setup/") {
+        "/setup/{secret}"
+    } else if path.starts_with("/if/flow/resume/") {
+        "/if/flow/resume/{link}"
+    } else {
+        path
+    }
 }
 
 /// Counts requests by route and status and records their latency.

@@ -65,6 +65,9 @@ impl IdentityError {
             IdentityError::Invalid { .. } | IdentityError::PasswordHash(_) => "invalid_request",
             IdentityError::Conflict(_) => "conflict",
             IdentityError::Store(StoreError::Unavailable(_)) => "unavailable",
+            IdentityError::Store(StoreError::InvalidValue) => "invalid_request",
+            // What a refused change referred to does not exist.
+            IdentityError::Store(StoreError::MissingReference) => "not_found",
             IdentityError::Store(_) | IdentityError::Internal(_) => "internal_error",
         }
     }

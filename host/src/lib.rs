@@ -10,7 +10,6 @@ pub mod api;
 pub mod blueprint;
 pub mod bootstrap;
 pub mod brand;
-pub mod brand;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser as _;
 
-use castellan::cli::{Cli, Command, admin};
+use castellan::cli::{Cli, Command, admin, blueprint};
 use castellan::config::Config;
 use castellan::{server, telemetry};
 
@@ -38,9 +38,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::CheckConfig => {
             let config = Config::load(cli.config.as_deref())?;
+            for name in Config::unknown_env_vars() {
+                eprintln!("warning: unknown variable {name} ignored; misspelt?");
+            }
             println!("# configuration is valid\n{}", config.redacted());
             Ok(())
         }
         Command::Admin(args) => admin::run(*args).await,
+        Command::Blueprint(command) => blueprint::run(cli.config.as_deref(), command).await,
     }
 }

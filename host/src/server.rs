@@ -22,13 +22,16 @@ use crate::telemetry;
 /// The data folder, the database, the bootstrap or the listener failed.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let metrics = telemetry::init_metrics();
+    for name in Config::unknown_env_vars() {
+        tracing::warn!(variable = %name, "unknown CASTELLAN_ variable ignored; misspelt?");
+    }
+    // Bound first: a second server on a taken port stops here, before it
+    // touches the database or prints a setup link.
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|error| anyhow::anyhow!("cannot listen on {}: {error}", config.listen))?;
     if config.database_url.is_none() {
-        std::fs::create_dir_all(&config.data_dir).map_err(|error| {
-            anyhow::anyhow!(
-                "cannot create data folder {}: {error}",
-                config.data_dir.display()
-            )
-        })?;
+        create_data_dir(&config.data_dir)?;
     }
     let settings = PoolSettings {
         max_connections: config.database.max_connections,
@@ -62,9 +65,6 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         request_timeout: Duration::from_secs(config.http.request_timeout_secs),
     };
     let app = http::router(state, limits);
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .map_err(|error| anyhow::anyhow!("cannot listen on {}: {error}", config.listen))?;
     let address = listener.local_addr()?;
     tracing::info!(%address, public_url = %config.public_url(), "listening");
 
@@ -82,6 +82,21 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     store.close().await;
     tracing::info!("stopped");
     outcome
+}
+
+/// Creates the data folder readable by its owner only: the database in it
+/// holds password hashes.
+fn create_data_dir(path: &std::path::Path) -> anyhow::Result<()> {
+    let created = !path.exists();
+    std::fs::create_dir_all(path)
+        .map_err(|error| anyhow::anyhow!("cannot create data folder {}: {error}", path.display()))?;
+    #[cfg(unix)]
+    if created {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
+            .map_err(|error| anyhow::anyhow!("cannot restrict data folder {}: {error}", path.display()))?;
+    }
+    Ok(())
 }
 
 /// Applies the default blueprints (recreating what is missing, never
@@ -127,10 +142,10 @@ async fn shutdown_signal() {
         () = ctrl_c => {}
         () = terminate => {}
     }
-    tracing::info!("shutting down; finishing requests in flight");
 }
 
 async fn after_signal(grace: Duration) {
     shutdown_signal().await;
+    tracing::info!("shutting down; finishing requests in flight");
     tokio::time::sleep(grace).await;
 }

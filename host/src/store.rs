@@ -6,7 +6,6 @@
 //! 0/1 integers, so that rows read the same on either engine.
 
 pub mod brands;
-pub mod brands;
 pub mod consents;
 pub mod definitions;
 pub mod events;
@@ -61,6 +60,13 @@ pub enum StoreError {
     /// A referenced row does not exist.
     #[error("a referenced row does not exist")]
     MissingReference,
+    /// A change would nest a group inside itself.
+    #[error("the change would make a cycle")]
+    Cycle,
+    /// The database refused a value (PostgreSQL refuses NUL characters in
+    /// text).
+    #[error("a value cannot be stored")]
+    InvalidValue,
     /// A stored value cannot be read back (a bug or a hand-edited row).
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
@@ -91,6 +97,11 @@ impl From<sqlx::Error> for StoreError {
             }
             sqlx::Error::Database(db) if is_connection_loss(db.code().as_deref()) => {
                 StoreError::Unavailable(error)
+            }
+            // 22021: character not in repertoire (NUL); 22P05: untranslatable
+            // character.
+            sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("22021" | "22P05")) => {
+                StoreError::InvalidValue
             }
             _ => StoreError::Other(error),
         }

@@ -150,10 +150,13 @@ impl Directory {
         input: NewToken,
     ) -> Result<(ApiToken, SecretString), IdentityError> {
         let owner = self.user(input.user_id).await?;
-        if input.name.trim().is_empty() || input.name.chars().count() > 100 {
+        let bad_name = input.name.trim().is_empty()
+            || input.name.chars().count() > 100
+            || input.name.chars().any(char::is_control);
+        if bad_name {
             return Err(IdentityError::invalid(
                 "name",
-                "must be 1 to 100 characters",
+                "must be 1 to 100 characters without control characters",
             ));
         }
         let now = self.clock().now();

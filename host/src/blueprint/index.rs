@@ -165,9 +165,11 @@ impl<'a> Index<'a> {
                 }
                 Ok(Target::Binding(position))
             }
-            Some(&(_, Entry::Flow(_))) | None => {
-                Ok(Target::Flow(self.resolve(reference, EntryKind::Flow, from)?))
-            }
+            Some(&(_, Entry::Flow(_))) | None => Ok(Target::Flow(self.resolve(
+                reference,
+                EntryKind::Flow,
+                from,
+            )?)),
             Some(&(_, other)) => Err(EntryError::WrongKind {
                 reference: reference.to_owned(),
                 expected: "flow or flow_binding",
@@ -219,7 +221,9 @@ impl<'a> Index<'a> {
                 keys
             }
             Entry::PolicyBinding(binding) => {
-                let policy = self.resolve(&binding.policy, EntryKind::Policy, state)?.key();
+                let policy = self
+                    .resolve(&binding.policy, EntryKind::Policy, state)?
+                    .key();
                 let target = match self.target(&binding.target, state)? {
                     Target::Flow(flow) => TargetKey::Flow(flow.key().to_owned()),
                     Target::Binding(position) => TargetKey::Binding(position),
@@ -261,7 +265,12 @@ fn references(entry: &Entry) -> Vec<(EntryKind, &str)> {
     match entry {
         Entry::FlowBinding(binding) => {
             let mut found = vec![(EntryKind::Flow, binding.flow.as_str())];
-            found.extend(binding.stage.as_deref().map(|stage| (EntryKind::Stage, stage)));
+            found.extend(
+                binding
+                    .stage
+                    .as_deref()
+                    .map(|stage| (EntryKind::Stage, stage)),
+            );
             found
         }
         Entry::PolicyBinding(binding) => vec![(EntryKind::Policy, binding.policy.as_str())],
@@ -294,7 +303,10 @@ pub(super) fn check(entries: &[Entry]) -> Result<Index<'_>, BlueprintError> {
         for key in index.keys(entry).map_err(fail)? {
             let what = key.to_string();
             if let Some(first) = defined.insert(key, position) {
-                return Err(fail(EntryError::Conflict { what, other: first + 1 }));
+                return Err(fail(EntryError::Conflict {
+                    what,
+                    other: first + 1,
+                }));
             }
         }
     }
@@ -340,7 +352,10 @@ fn invalid(error: impl fmt::Display) -> EntryError {
 }
 
 fn bad(field: &'static str, message: &str) -> EntryError {
-    EntryError::BadValue { field, message: message.to_owned() }
+    EntryError::BadValue {
+        field,
+        message: message.to_owned(),
+    }
 }
 
 fn check_slug(slug: &str) -> Result<(), EntryError> {
@@ -377,7 +392,9 @@ fn check_group(group: &GroupEntry) -> Result<(), EntryError> {
     if group.parent.as_deref() == Some(group.id.as_str()) {
         return Err(EntryError::GroupCycle);
     }
-    let size = serde_json::Value::Object(group.attributes.clone()).to_string().len();
+    let size = serde_json::Value::Object(group.attributes.clone())
+        .to_string()
+        .len();
     if size > MAX_ATTRIBUTES_BYTES {
         return Err(bad("attributes", "must be at most 64 KiB of JSON"));
     }
@@ -407,7 +424,10 @@ fn check_brand(brand: &BrandEntry) -> Result<(), EntryError> {
     if let Some(url) = &brand.logo_url {
         let web = url.starts_with("https://") || url.starts_with("http://");
         if !(web || crate::flow::is_local_path(url)) || url.chars().any(char::is_whitespace) {
-            return Err(bad("logo_url", "must be an https:// or http:// URL or a local path"));
+            return Err(bad(
+                "logo_url",
+                "must be an https:// or http:// URL or a local path",
+            ));
         }
     }
     Ok(())
@@ -426,7 +446,11 @@ fn check_group_nesting(index: &Index<'_>) -> Result<(), BlueprintError> {
         {
             steps += 1;
             if next == position || steps > index.entries().len() {
-                return Err(BlueprintError::entry(position, entry, EntryError::GroupCycle));
+                return Err(BlueprintError::entry(
+                    position,
+                    entry,
+                    EntryError::GroupCycle,
+                ));
             }
             parent = match index.entry(next) {
                 Some(Entry::Group(above)) => above.parent.as_deref(),

@@ -87,7 +87,13 @@ pub enum UserCommand {
         user: String,
     },
     /// Create a user.
-    Create(UserFields),
+    Create {
+        /// Username of the new user.
+        username: String,
+        /// Fields to set.
+        #[command(flatten)]
+        fields: UserFields,
+    },
     /// Change a user.
     Update {
         /// Username or id.
@@ -95,6 +101,9 @@ pub enum UserCommand {
         /// New username.
         #[arg(long)]
         rename: Option<String>,
+        /// Remove the email address.
+        #[arg(long, conflicts_with = "email")]
+        no_email: bool,
         /// Fields to change.
         #[command(flatten)]
         fields: UserFields,
@@ -125,9 +134,6 @@ pub enum UserCommand {
 /// Fields of a user for create and update.
 #[derive(Debug, Args)]
 pub struct UserFields {
-    /// Username (create only).
-    #[arg(required = false)]
-    pub username: Option<String>,
     /// Email address.
     #[arg(long)]
     pub email: Option<String>,
@@ -526,6 +532,7 @@ fn read_password(fields: &UserFields) -> anyhow::Result<Option<SecretString>> {
     Ok(fields.password.clone().map(SecretString::from))
 }
 
+
 fn parse_hash(text: Option<&str>) -> anyhow::Result<Option<ImportedHash>> {
     let Some(text) = text else {
         return Ok(None);
@@ -572,10 +579,7 @@ async fn users(client: &Client, output: Output, command: UserCommand) -> anyhow:
             let user: UserView = client.get(&format!("/users/{id}")).await?;
             print(output, &user, || user_rows(std::slice::from_ref(&user)))?;
         }
-        UserCommand::Create(fields) => {
-            let Some(username) = fields.username.clone() else {
-                bail!("give the new user's USERNAME");
-            };
+        UserCommand::Create { username, fields } => {
             let input = CreateUser {
                 username,
                 email: fields.email.clone(),
@@ -587,7 +591,7 @@ async fn users(client: &Client, output: Output, command: UserCommand) -> anyhow:
                 password: read_password(&fields)?,
                 password_hash: parse_hash(fields.password_hash.as_deref())?,
             };
-            let created: UserView = client.send(Method::POST, "/users", &input).await?;
+                        let created: UserView = client.send(Method::POST, "/users", &input).await?;
             print(output, &created, || {
                 user_rows(std::slice::from_ref(&created))
             })?;
@@ -595,15 +599,14 @@ async fn users(client: &Client, output: Output, command: UserCommand) -> anyhow:
         UserCommand::Update {
             user,
             rename,
+            no_email,
             fields,
         } => {
-            if fields.username.is_some() {
-                bail!("use --rename to change a username");
-            }
             let id = client.user_id(&user).await?;
+            let email = if no_email { Some(None) } else { fields.email.clone().map(Some) };
             let input = UpdateUser {
                 username: rename,
-                email: fields.email.clone().map(Some),
+                email,
                 email_verified: fields.email_verified.then_some(true),
                 display_name: fields.name.clone(),
                 user_type: fields.r#type.map(UserType::from),
@@ -612,7 +615,7 @@ async fn users(client: &Client, output: Output, command: UserCommand) -> anyhow:
                 password_hash: parse_hash(fields.password_hash.as_deref())?,
                 ..Default::default()
             };
-            let updated: UserView = client
+                        let updated: UserView = client
                 .send(Method::PATCH, &format!("/users/{id}"), &input)
                 .await?;
             print(output, &updated, || {

@@ -131,6 +131,12 @@ impl Flows {
         let Some(binding) = flow.bindings.iter().find(|binding| binding.id == answer.stage) else {
             return Err(FlowError::Stale);
         };
+        // Claim this version before the stage runs, so that one answer sent
+        // twice at once (a double click, a replay racing the original) is
+        // consumed once: the second claim finds a newer version.
+        let claimed = execution.version;
+        execution.version += 1;
+        self.save(&execution, claimed).await?;
         let env = self.env(&flow, &execution, binding.id, request);
         let outcome = binding.stage.answer(&env, &mut execution.state.context, answer).await?;
         match outcome {

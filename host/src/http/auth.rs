@@ -29,11 +29,10 @@ impl FromRequestParts<AppState> for Caller {
             .headers
             .get(AUTHORIZATION)
             .and_then(|value| value.to_str().ok())
-            .and_then(|value| {
-                value
-                    .strip_prefix("Bearer ")
-                    .or_else(|| value.strip_prefix("bearer "))
-            })
+            // RFC 7235 §2.1: the scheme name is case-insensitive.
+            .and_then(|value| value.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token)
             .map(str::trim)
             .ok_or_else(ApiError::unauthorized)?;
         let ip = client_ip(parts.extensions.get::<ConnectInfo<SocketAddr>>());

@@ -60,6 +60,15 @@ impl ApiError {
         )
     }
 
+    /// A 405 for a known endpoint and another method.
+    pub fn method_not_allowed() -> Self {
+        ApiError::plain(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "this endpoint does not take this method",
+        )
+    }
+
     /// A 503: the database is away.
     pub fn unavailable() -> Self {
         ApiError::plain(
@@ -145,6 +154,10 @@ impl From<StoreError> for ApiError {
                 tracing::warn!(error = %cause, "database unavailable");
                 ApiError::unavailable()
             }
+            StoreError::InvalidValue => ApiError::rejection(
+                StatusCode::BAD_REQUEST,
+                "a value contains a character that cannot be stored".to_owned(),
+            ),
             other => ApiError::internal(&other),
         }
     }

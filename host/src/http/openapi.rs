@@ -4,7 +4,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{events, flows, groups, tokens, users};
+use super::{blueprints, events, flows, groups, tokens, users};
 use crate::api;
 
 #[derive(OpenApi)]
@@ -17,6 +17,7 @@ use crate::api;
         groups::members, groups::add_member, groups::remove_member,
         tokens::list, tokens::create, tokens::show, tokens::revoke,
         events::list,
+        blueprints::apply,
         flows::api_current, flows::api_answer,
     ),
     components(schemas(
@@ -24,6 +25,8 @@ use crate::api;
         api::GroupView, api::CreateGroup, api::UpdateGroup, api::AddMember, api::TokenView,
         api::CreateToken, api::CreatedToken, api::EventView,
         flows::FlowStepView, crate::flow::challenge::Challenge, crate::flow::challenge::Answer,
+        crate::blueprint::Report, crate::blueprint::Counts, crate::blueprint::EntryReport,
+        crate::blueprint::Change, crate::blueprint::EntryKind,
     )),
     modifiers(&BearerAuth),
 )]

@@ -41,6 +41,9 @@ async fn submit(
     ApiPath(secret): ApiPath<String>,
     Form(input): Form<SetupForm>,
 ) -> Response {
+    if !matches!(bootstrap::setup_link_is_live(&state.directory, &secret).await, Ok(true)) {
+        return invalid_link(&state);
+    }
     if input.password.expose_secret() != input.confirm.expose_secret() {
         let error = Some("The passwords do not match.");
         return form_page(&state, StatusCode::BAD_REQUEST, &input.username, error);

@@ -138,10 +138,28 @@ impl Directory {
         let event = Event::new(context, group.updated_at, "group.update", Outcome::Success)
             .target("group", group.id)
             .detail("changed", changed);
+        let backend = self.store.backend();
         self.write(context, event, async |tx: &mut Tx| {
-            store::groups::update(tx.conn(), &group).await
+            // Checked again inside the transaction, after the write and
+            // under the hierarchy lock, so two concurrent moves cannot
+            // make a cycle that neither saw alone.
+            store::groups::lock_hierarchy(tx.conn(), backend).await?;
+            store::groups::update(tx.conn(), &group).await?;
+            if let Some(parent) = group.parent {
+                let above = store::groups::ancestors(tx.conn(), parent).await?;
+                if parent == group.id || above.contains(&group.id) {
+                    return Err(StoreError::Cycle);
+                }
+            }
+            Ok(())
         })
-        .await?;
+        .await
+        .map_err(|error| match error {
+            IdentityError::Store(StoreError::Cycle) => {
+                IdentityError::invalid("parent", "would nest the group inside itself")
+            }
+            other => other,
+        })?;
         Ok(group)
     }
 
@@ -255,6 +273,9 @@ impl Directory {
         group: GroupId,
         user: UserId,
     ) -> Result<(), IdentityError> {
+        if is_admin_group(&self.group(group).await?) {
+            self.keep_an_admin(user).await?;
+        }
         let event = Event::new(
             context,
             self.clock.now(),
@@ -321,6 +342,26 @@ impl Directory {
         let mut conn = self.store.conn().await?;
         let groups = store::groups::groups_of(&mut conn, user.id, true).await?;
         Ok(groups.iter().any(is_admin_group))
+    }
+}
+
+impl Directory {
+    /// Refuses a change that would leave no active admin: deactivating,
+    /// deleting or removing from the admin group the only one left. An
+    /// instance without an admin can only be recovered from the host.
+    pub(crate) async fn keep_an_admin(&self, user: UserId) -> Result<(), IdentityError> {
+        let Some(group) = self.group_named(ADMIN_GROUP).await? else {
+            return Ok(());
+        };
+        let admins: Vec<User> =
+            self.members(group.id, true).await?.into_iter().filter(|admin| admin.active).collect();
+        if admins.len() == 1 && admins[0].id == user {
+            return Err(IdentityError::invalid(
+                "user",
+                "this is the last active admin; make another user an admin first",
+            ));
+        }
+        Ok(())
     }
 }
 

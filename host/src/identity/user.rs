@@ -102,7 +102,17 @@ pub struct UserFilter {
 /// The key uniqueness and look-ups use for usernames, emails and group
 /// names: trimmed and lower-cased, so `Ada` and `ada` are one account.
 pub fn lookup_key(text: &str) -> String {
-    text.trim().to_lowercase()
+    use unicode_normalization::UnicodeNormalization as _;
+    // NFKC folds compatibility forms (fullwidth `ａｄａ` is `ada`).
+    text.trim().nfkc().collect::<String>().to_lowercase()
+}
+
+/// Invisible formatting characters (zero-width spaces and joiners, bidi
+/// controls) that make two names look alike; refused in names.
+fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
+        | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{206F}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}' | '\u{FFA0}')
 }
 
 const MAX_NAME: usize = 150;
@@ -123,6 +133,9 @@ pub(crate) fn check_name(field: &'static str, name: &str) -> Result<(), Identity
     }
     if name.chars().any(char::is_control) {
         return Err(invalid("must not contain control characters"));
+    }
+    if name.chars().any(is_invisible) {
+        return Err(invalid("must not contain invisible formatting characters"));
     }
     Ok(())
 }
@@ -273,6 +286,10 @@ impl Directory {
             if let Some(email) = &email {
                 check_email(email)?;
             }
+            // A new address is unproven until said otherwise.
+            if email.as_deref().map(lookup_key) != user.email.as_deref().map(lookup_key) {
+                user.email_verified = false;
+            }
             user.email = email;
             changed.push("email");
         }
@@ -290,6 +307,9 @@ impl Directory {
             changed.push("user_type");
         }
         if let Some(active) = input.active {
+            if user.active && !active {
+                self.keep_an_admin(user.id).await?;
+            }
             user.active = active;
             changed.push("active");
         }
@@ -330,6 +350,7 @@ impl Directory {
         context: &AuditContext,
         id: UserId,
     ) -> Result<(), IdentityError> {
+        self.keep_an_admin(id).await?;
         let event = Event::new(context, self.clock.now(), "user.delete", Outcome::Success)
             .target("user", id);
         self.write(

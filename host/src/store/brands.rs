@@ -24,10 +24,7 @@ pub async fn for_host(conn: &mut AnyConnection, host: &str) -> Result<Option<Bra
          WHERE (domain = $1 AND domain <> '') OR is_default = 1 \
          ORDER BY CASE WHEN domain = $1 THEN 0 ELSE 1 END, name LIMIT 1"
     );
-    let row = sqlx::query(&query)
-        .bind(host)
-        .fetch_optional(conn)
-        .await?;
+    let row = sqlx::query(&query).bind(host).fetch_optional(conn).await?;
     row.as_ref().map(from_row).transpose()
 }
 
@@ -37,10 +34,7 @@ pub async fn for_host(conn: &mut AnyConnection, host: &str) -> Result<Option<Bra
 /// A database failure or a corrupt row.
 pub async fn named(conn: &mut AnyConnection, name: &str) -> Result<Option<Brand>, StoreError> {
     let query = format!("SELECT {COLUMNS} FROM brands WHERE name = $1");
-    let row = sqlx::query(&query)
-        .bind(name)
-        .fetch_optional(conn)
-        .await?;
+    let row = sqlx::query(&query).bind(name).fetch_optional(conn).await?;
     row.as_ref().map(from_row).transpose()
 }
 

@@ -254,8 +254,15 @@ pub async fn upsert_stage(
         Some((id, _)) => (id, Write::Updated),
         None => (Uuid::new_v4(), Write::Created),
     };
-    write_named("stages", conn, (id, name), (config.kind(), config_text(config)?), write, now)
-        .await?;
+    write_named(
+        "stages",
+        conn,
+        (id, name),
+        (config.kind(), config_text(config)?),
+        write,
+        now,
+    )
+    .await?;
     Ok((id, write))
 }
 
@@ -315,7 +322,8 @@ pub async fn upsert_policy(
         None => (Uuid::new_v4(), Write::Created),
     };
     let text = config_text(config)?;
-    write_named("policies", conn, (id, name), (policy_kind(&text)?, text), write, now).await?;
+    let kind = policy_kind(&text)?;
+    write_named("policies", conn, (id, name), (&kind, text), write, now).await?;
     Ok((id, write))
 }
 
@@ -447,7 +455,8 @@ pub async fn upsert_flow_binding(
     let (id, write) = match found {
         Some((id, old)) if old == *binding => return Ok((id, Write::Unchanged)),
         Some((id, old)) if old.position != binding.position => {
-            let occupant = flow_binding(conn, binding.flow_id, None, Some(binding.position)).await?;
+            let occupant =
+                flow_binding(conn, binding.flow_id, None, Some(binding.position)).await?;
             if occupant.is_some() {
                 return Err(StoreError::Conflict(Taken::Row));
             }
@@ -612,7 +621,12 @@ pub async fn upsert_brand(
 ) -> Result<(Uuid, Write), StoreError> {
     let existing = super::brands::named(conn, &brand.name).await?;
     let (id, write) = match existing {
-        Some(old) if Brand { id: old.id, ..brand.clone() } == old => {
+        Some(old)
+            if Brand {
+                id: old.id,
+                ..brand.clone()
+            } == old =>
+        {
             return Ok((old.id, Write::Unchanged));
         }
         Some(old) => (old.id, Write::Updated),
@@ -623,10 +637,10 @@ pub async fn upsert_brand(
             "UPDATE brands SET is_default = 0, updated_at = $2 \
              WHERE is_default = 1 AND id <> $1",
         )
-            .bind(id.to_string())
-            .bind(now)
-            .execute(&mut *conn)
-            .await?;
+        .bind(id.to_string())
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
     }
     let sql = match write {
         Write::Created => {

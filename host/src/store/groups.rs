@@ -101,16 +101,10 @@ pub async fn list(
     filter: &GroupFilter,
 ) -> Result<Vec<Group>, StoreError> {
     let query = format!(
-        "SELECT {COLUMNS} FROM user_groups WHERE ($1 IS NULL OR name_key LIKE $1) \
+        "SELECT {COLUMNS} FROM user_groups WHERE ($1 IS NULL OR name_key LIKE $1 ESCAPE '\\') \
          AND ($2 IS NULL OR name_key > $2) ORDER BY name_key LIMIT $3"
     );
-    let pattern = filter.name.as_deref().map(|name| {
-        let cleaned: String = lookup_key(name)
-            .chars()
-            .filter(|c| !matches!(c, '%' | '_' | '\\'))
-            .collect();
-        format!("%{cleaned}%")
-    });
+    let pattern = filter.name.as_deref().map(super::users::like_pattern);
     let rows = sqlx::query(&query)
         .bind(pattern)
         .bind(filter.after.as_deref().map(lookup_key))
@@ -139,6 +133,21 @@ pub async fn ancestors(conn: &mut AnyConnection, id: GroupId) -> Result<Vec<Grou
     rows.iter()
         .map(|row| Ok(GroupId(uuid_column(row.try_get("id")?)?)))
         .collect()
+}
+
+/// Serialises changes to the group hierarchy until the transaction ends.
+/// PostgreSQL takes a transaction-scoped advisory lock; SQLite needs none,
+/// since its first write locks the database for the transaction.
+///
+/// # Errors
+/// A database failure.
+pub async fn lock_hierarchy(conn: &mut AnyConnection, backend: super::Backend) -> Result<(), StoreError> {
+    if backend == super::Backend::Postgres {
+        sqlx::query("SELECT 1 AS locked FROM (SELECT pg_advisory_xact_lock(7345001)) AS held")
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Adds a direct membership; an existing one is left as it is.

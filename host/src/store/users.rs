@@ -189,7 +189,7 @@ pub async fn find_with_hash(
 pub async fn list(conn: &mut AnyConnection, filter: &UserFilter) -> Result<Vec<User>, StoreError> {
     let query = format!(
         "SELECT {COLUMNS} FROM users \
-         WHERE ($1 IS NULL OR username_key LIKE $1) AND ($2 IS NULL OR email_key LIKE $2) \
+         WHERE ($1 IS NULL OR username_key LIKE $1 ESCAPE '\\') AND ($2 IS NULL OR email_key LIKE $2 ESCAPE '\\') \
            AND ($3 IS NULL OR username_key > $3) \
          ORDER BY username_key LIMIT $4"
     );
@@ -203,15 +203,18 @@ pub async fn list(conn: &mut AnyConnection, filter: &UserFilter) -> Result<Vec<U
     rows.iter().map(from_row).collect()
 }
 
-/// A `LIKE` pattern matching `text` anywhere in a lookup key. SQLite and
-/// PostgreSQL escape wildcards differently, so wildcard characters in the
-/// filter are dropped rather than escaped.
-fn like_pattern(text: &str) -> String {
-    let cleaned: String = lookup_key(text)
-        .chars()
-        .filter(|c| !matches!(c, '%' | '_' | '\\'))
-        .collect();
-    format!("%{cleaned}%")
+/// A `LIKE` pattern matching `text` anywhere in a lookup key, its own `%`,
+/// `_` and `\` taken literally (`ESCAPE '\'` works on both engines).
+pub(super) fn like_pattern(text: &str) -> String {
+    let mut pattern = String::from("%");
+    for c in lookup_key(text).chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
 }
 
 pub(super) fn from_row(row: &AnyRow) -> Result<User, StoreError> {
