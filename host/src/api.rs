@@ -145,7 +145,11 @@ pub struct CreateUser {
     #[schema(value_type = Option<Object>)]
     pub attributes: Option<Map<String, Value>>,
     /// A password to hash and store.
-    #[serde(default, serialize_with = "expose", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        serialize_with = "expose",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schema(value_type = Option<String>, format = Password)]
     pub password: Option<SecretString>,
     /// A hash from another system, stored as it is: a PHC argon2 or bcrypt
@@ -198,7 +202,11 @@ pub struct UpdateUser {
     #[schema(value_type = Option<Object>)]
     pub attributes: Option<Map<String, Value>>,
     /// A new password.
-    #[serde(default, serialize_with = "expose", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        serialize_with = "expose",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schema(value_type = Option<String>, format = Password)]
     pub password: Option<SecretString>,
     /// A new imported hash.
@@ -209,7 +217,10 @@ pub struct UpdateUser {
 
 /// Writes a secret into a request body (the CLI sends passwords this way);
 /// `Debug` of the same value stays redacted.
-fn expose<S: serde::Serializer>(secret: &Option<SecretString>, serializer: S) -> Result<S::Ok, S::Error> {
+fn expose<S: serde::Serializer>(
+    secret: &Option<SecretString>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
     use secrecy::ExposeSecret as _;
     match secret {
         Some(secret) => serializer.serialize_some(secret.expose_secret()),
@@ -503,6 +514,9 @@ mod tests {
         let update: Result<UpdateUser, _> =
             serde_json::from_str(r#"{"password": "hunter2-canary", "email": null}"#);
         let shown = format!("{update:?}");
-        assert!(update.is_ok() && !shown.contains("hunter2-canary"), "{shown}");
+        assert!(
+            update.is_ok() && !shown.contains("hunter2-canary"),
+            "{shown}"
+        );
     }
 }

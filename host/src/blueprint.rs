@@ -341,6 +341,9 @@ pub async fn apply(
     let mut tx = store.begin().await?;
     let report = writer::write(&mut tx, &blueprint.name, &index, now).await?;
     if !report.changed() {
+        // Ends the (read-only) transaction now rather than when the
+        // connection is next used.
+        tx.commit().await?;
         tracing::debug!("blueprint applied; nothing changed");
         return Ok(report);
     }

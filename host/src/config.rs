@@ -181,7 +181,10 @@ impl Config {
                 return Err(ConfigError::MissingFile(file.to_owned()));
             }
             if !file.is_file() {
-                return Err(ConfigError::Invalid(format!("{} is not a file", file.display())));
+                return Err(ConfigError::Invalid(format!(
+                    "{} is not a file",
+                    file.display()
+                )));
             }
             figment = figment.merge(Toml::file(file));
         }
@@ -214,7 +217,9 @@ impl Config {
             ));
         }
         if let Some(public) = &self.public_url {
-            let host = public.split_once("://").map_or("", |(_, rest)| rest.trim_end_matches('/'));
+            let host = public
+                .split_once("://")
+                .map_or("", |(_, rest)| rest.trim_end_matches('/'));
             let scheme_ok = public.starts_with("http://") || public.starts_with("https://");
             if !scheme_ok || host.is_empty() || public.contains(['?', '#', ' ']) {
                 return invalid(format!(
@@ -234,7 +239,10 @@ impl Config {
             return invalid(format!("blueprints_dir {} is not a folder", dir.display()));
         }
         if self.database.acquire_timeout_secs == 0 || self.http.request_timeout_secs == 0 {
-            return invalid("database.acquire_timeout_secs and http.request_timeout_secs must be at least 1".to_owned());
+            return invalid(
+                "database.acquire_timeout_secs and http.request_timeout_secs must be at least 1"
+                    .to_owned(),
+            );
         }
         if self.database.max_connections == 0 {
             return invalid("database.max_connections must be at least 1".to_owned());
@@ -248,7 +256,13 @@ impl Config {
     /// `CASTELLAN_*` variables that are neither settings nor known to the
     /// command line: most likely misspelt settings, worth a warning.
     pub fn unknown_env_vars() -> Vec<String> {
-        const OTHERS: &[&str] = &["config", "url", "token", "test_postgres_url", "update_golden"];
+        const OTHERS: &[&str] = &[
+            "config",
+            "url",
+            "token",
+            "test_postgres_url",
+            "update_golden",
+        ];
         std::env::vars()
             .filter_map(|(name, _)| name.strip_prefix("CASTELLAN_").map(str::to_ascii_lowercase))
             .filter(|key| {
@@ -364,8 +378,14 @@ pub fn redact_url(url: &str) -> String {
     // `@` unescaped. (An `@` in the query over-redacts, which is safe.)
     let (authority, tail) = match rest.rfind('@') {
         Some(at) => {
-            let user = rest[..at].split_once(':').map_or(&rest[..at], |(user, _)| user);
-            let masked = if rest[..at].contains(':') { format!("{user}:***@") } else { format!("{user}@") };
+            let user = rest[..at]
+                .split_once(':')
+                .map_or(&rest[..at], |(user, _)| user);
+            let masked = if rest[..at].contains(':') {
+                format!("{user}:***@")
+            } else {
+                format!("{user}@")
+            };
             (masked, &rest[at + 1..])
         }
         None => (String::new(), rest),

@@ -40,7 +40,9 @@ pub enum Designation {
 }
 
 /// Who may start a flow.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Access {
     /// Anyone.
@@ -53,7 +55,9 @@ pub enum Access {
 }
 
 /// What a wrong answer to a stage does.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum InvalidResponse {
     /// Show the same stage again with the errors.
@@ -159,7 +163,14 @@ mod tests {
         for good in ["/", "/if/user/", "/a?b=c#d"] {
             assert!(is_local_path(good), "{good}");
         }
-        for bad in ["", "//evil.example/", "/\\evil.example", "https://evil.example/", "javascript:x", "/a\nb"] {
+        for bad in [
+            "",
+            "//evil.example/",
+            "/\\evil.example",
+            "https://evil.example/",
+            "javascript:x",
+            "/a\nb",
+        ] {
             assert!(!is_local_path(bad), "{bad:?}");
         }
     }

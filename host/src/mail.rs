@@ -32,7 +32,9 @@ pub struct Mailer {
 
 impl std::fmt::Debug for Mailer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Mailer").field("configured", &self.transport.is_some()).finish()
+        f.debug_struct("Mailer")
+            .field("configured", &self.transport.is_some())
+            .finish()
     }
 }
 
@@ -43,7 +45,9 @@ impl Mailer {
     /// # Errors
     /// An unparseable URL or sender.
     pub fn new(smtp_url: Option<&SecretString>, from: &str) -> Result<Mailer, MailError> {
-        let from: Mailbox = from.parse().map_err(|_| MailError::Invalid(format!("sender {from:?}")))?;
+        let from: Mailbox = from
+            .parse()
+            .map_err(|_| MailError::Invalid(format!("sender {from:?}")))?;
         let transport = match smtp_url {
             Some(url) => Some(
                 AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose_secret())
@@ -78,7 +82,10 @@ impl Mailer {
             .subject(subject)
             .body(body)
             .map_err(|error| MailError::Send(error.to_string()))?;
-        transport.send(message).await.map_err(|error| MailError::Send(error.to_string()))?;
+        transport
+            .send(message)
+            .await
+            .map_err(|error| MailError::Send(error.to_string()))?;
         Ok(())
     }
 }

@@ -17,7 +17,9 @@ use crate::identity::Directory;
 use crate::identity::user::User;
 
 /// Whether all or any of a target's policies must pass.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum PolicyMode {
     /// Every binding must pass.
@@ -167,12 +169,18 @@ pub struct PolicyResult {
 impl PolicyResult {
     /// A pass.
     pub fn pass() -> Self {
-        PolicyResult { passed: true, messages: Vec::new() }
+        PolicyResult {
+            passed: true,
+            messages: Vec::new(),
+        }
     }
 
     /// A failure with one message.
     pub fn fail(message: impl Into<String>) -> Self {
-        PolicyResult { passed: false, messages: vec![message.into()] }
+        PolicyResult {
+            passed: false,
+            messages: vec![message.into()],
+        }
     }
 }
 
@@ -224,14 +232,22 @@ pub async fn evaluate(
         if !passed {
             messages.extend(shown);
         }
-        decisions.push(PolicyDecision { policy: binding.policy.name.clone(), passed, reason });
+        decisions.push(PolicyDecision {
+            policy: binding.policy.name.clone(),
+            passed,
+            reason,
+        });
     }
     let passed = match mode {
         _ if decisions.is_empty() => true,
         PolicyMode::All => decisions.iter().all(|decision| decision.passed),
         PolicyMode::Any => decisions.iter().any(|decision| decision.passed),
     };
-    Verdict { passed, messages: if passed { Vec::new() } else { messages }, decisions }
+    Verdict {
+        passed,
+        messages: if passed { Vec::new() } else { messages },
+        decisions,
+    }
 }
 
 async fn decide(
@@ -251,12 +267,21 @@ async fn decide(
         }
         Ok(Err(error)) => {
             tracing::warn!(policy = %binding.policy.name, error = %error, "policy errored");
-            let result = PolicyResult { passed: binding.failure_result, messages: Vec::new() };
+            let result = PolicyResult {
+                passed: binding.failure_result,
+                messages: Vec::new(),
+            };
             (result, format!("error: {error}"))
         }
         Err(_) => {
             tracing::warn!(policy = %binding.policy.name, "policy timed out");
-            (PolicyResult { passed: binding.failure_result, messages: Vec::new() }, "timeout".to_owned())
+            (
+                PolicyResult {
+                    passed: binding.failure_result,
+                    messages: Vec::new(),
+                },
+                "timeout".to_owned(),
+            )
         }
     };
     if binding.negate {

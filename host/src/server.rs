@@ -88,13 +88,15 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 /// holds password hashes.
 fn create_data_dir(path: &std::path::Path) -> anyhow::Result<()> {
     let created = !path.exists();
-    std::fs::create_dir_all(path)
-        .map_err(|error| anyhow::anyhow!("cannot create data folder {}: {error}", path.display()))?;
+    std::fs::create_dir_all(path).map_err(|error| {
+        anyhow::anyhow!("cannot create data folder {}: {error}", path.display())
+    })?;
     #[cfg(unix)]
     if created {
         use std::os::unix::fs::PermissionsExt as _;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
-            .map_err(|error| anyhow::anyhow!("cannot restrict data folder {}: {error}", path.display()))?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700)).map_err(
+            |error| anyhow::anyhow!("cannot restrict data folder {}: {error}", path.display()),
+        )?;
     }
     Ok(())
 }

@@ -56,7 +56,10 @@ impl Directory {
             last_seen_at: now,
         };
         let secret = token::generate_secret();
-        let user_agent = origin.user_agent.as_deref().map(|agent| agent.chars().take(256).collect::<String>());
+        let user_agent = origin
+            .user_agent
+            .as_deref()
+            .map(|agent| agent.chars().take(256).collect::<String>());
         let mut tx = self.store().begin().await?;
         store::sessions::insert(
             tx.conn(),
@@ -78,7 +81,8 @@ impl Directory {
     pub async fn session(&self, secret: &str) -> Result<Option<(Session, User)>, IdentityError> {
         let now = self.clock().now();
         let mut conn = self.store().conn().await?;
-        let Some(session) = store::sessions::find(&mut conn, &token::secret_hash(secret)).await? else {
+        let Some(session) = store::sessions::find(&mut conn, &token::secret_hash(secret)).await?
+        else {
             return Ok(None);
         };
         if session.expires_at <= now {

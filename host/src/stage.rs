@@ -152,7 +152,11 @@ impl Stage {
     ///
     /// # Errors
     /// The store, mail or configuration failed.
-    pub async fn show(&self, env: &StageEnv<'_>, context: &mut FlowContext) -> Result<StageStep, FlowError> {
+    pub async fn show(
+        &self,
+        env: &StageEnv<'_>,
+        context: &mut FlowContext,
+    ) -> Result<StageStep, FlowError> {
         match &self.config {
             StageConfig::Identification(config) => identification::show(config, env, context).await,
             StageConfig::Password(config) => password::show(config, env, context).await,
@@ -178,7 +182,9 @@ impl Stage {
         answer: &Answer,
     ) -> Result<StageOutcome, FlowError> {
         match &self.config {
-            StageConfig::Identification(config) => identification::answer(config, env, context, answer).await,
+            StageConfig::Identification(config) => {
+                identification::answer(config, env, context, answer).await
+            }
             StageConfig::Password(config) => password::answer(config, env, context, answer).await,
             StageConfig::Prompt(config) => prompt::answer(config, env, context, answer).await,
             StageConfig::Consent(config) => consent::answer(config, env, context, answer).await,

@@ -100,7 +100,9 @@ impl From<sqlx::Error> for StoreError {
             }
             // 22021: character not in repertoire (NUL); 22P05: untranslatable
             // character.
-            sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("22021" | "22P05")) => {
+            sqlx::Error::Database(db)
+                if matches!(db.code().as_deref(), Some("22021" | "22P05")) =>
+            {
                 StoreError::InvalidValue
             }
             _ => StoreError::Other(error),

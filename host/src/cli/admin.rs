@@ -532,7 +532,6 @@ fn read_password(fields: &UserFields) -> anyhow::Result<Option<SecretString>> {
     Ok(fields.password.clone().map(SecretString::from))
 }
 
-
 fn parse_hash(text: Option<&str>) -> anyhow::Result<Option<ImportedHash>> {
     let Some(text) = text else {
         return Ok(None);
@@ -591,7 +590,7 @@ async fn users(client: &Client, output: Output, command: UserCommand) -> anyhow:
                 password: read_password(&fields)?,
                 password_hash: parse_hash(fields.password_hash.as_deref())?,
             };
-                        let created: UserView = client.send(Method::POST, "/users", &input).await?;
+            let created: UserView = client.send(Method::POST, "/users", &input).await?;
             print(output, &created, || {
                 user_rows(std::slice::from_ref(&created))
             })?;
@@ -603,7 +602,11 @@ async fn users(client: &Client, output: Output, command: UserCommand) -> anyhow:
             fields,
         } => {
             let id = client.user_id(&user).await?;
-            let email = if no_email { Some(None) } else { fields.email.clone().map(Some) };
+            let email = if no_email {
+                Some(None)
+            } else {
+                fields.email.clone().map(Some)
+            };
             let input = UpdateUser {
                 username: rename,
                 email,
@@ -615,7 +618,7 @@ async fn users(client: &Client, output: Output, command: UserCommand) -> anyhow:
                 password_hash: parse_hash(fields.password_hash.as_deref())?,
                 ..Default::default()
             };
-                        let updated: UserView = client
+            let updated: UserView = client
                 .send(Method::PATCH, &format!("/users/{id}"), &input)
                 .await?;
             print(output, &updated, || {

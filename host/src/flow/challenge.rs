@@ -47,12 +47,18 @@ pub struct Message {
 impl Message {
     /// An informational message.
     pub fn info(text: impl Into<String>) -> Self {
-        Message { level: "info".to_owned(), text: text.into() }
+        Message {
+            level: "info".to_owned(),
+            text: text.into(),
+        }
     }
 
     /// An error message.
     pub fn error(text: impl Into<String>) -> Self {
-        Message { level: "error".to_owned(), text: text.into() }
+        Message {
+            level: "error".to_owned(),
+            text: text.into(),
+        }
     }
 }
 
@@ -75,7 +81,18 @@ pub struct Image {
 }
 
 /// The type of a field, which decides its input and its validation.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema, schemars::JsonSchema)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    ToSchema,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum FieldKind {
     /// One line of text.
@@ -152,12 +169,18 @@ pub struct FieldError {
 impl FieldError {
     /// An error on `field`.
     pub fn on(field: &str, message: impl Into<String>) -> Self {
-        FieldError { field: field.to_owned(), message: message.into() }
+        FieldError {
+            field: field.to_owned(),
+            message: message.into(),
+        }
     }
 
     /// An error on the whole form.
     pub fn form(message: impl Into<String>) -> Self {
-        FieldError { field: String::new(), message: message.into() }
+        FieldError {
+            field: String::new(),
+            message: message.into(),
+        }
     }
 }
 
@@ -165,7 +188,11 @@ impl Challenge {
     /// Attaches errors to their fields, and form-wide ones as messages.
     pub fn with_errors(mut self, errors: &[FieldError]) -> Self {
         for error in errors {
-            match self.fields.iter_mut().find(|field| field.name == error.field) {
+            match self
+                .fields
+                .iter_mut()
+                .find(|field| field.name == error.field)
+            {
                 Some(field) if !error.field.is_empty() => field.errors.push(error.message.clone()),
                 _ => self.messages.push(Message::error(error.message.clone())),
             }

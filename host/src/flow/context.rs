@@ -44,7 +44,9 @@ impl FlowContext {
 
     /// A stage's state (`Null` when it has none).
     pub fn stage_state(&self, binding: Uuid) -> &Value {
-        self.stages.get(&binding.to_string()).unwrap_or(&Value::Null)
+        self.stages
+            .get(&binding.to_string())
+            .unwrap_or(&Value::Null)
     }
 
     /// Replaces a stage's state.

@@ -62,7 +62,11 @@ pub struct Flows {
 impl Flows {
     /// An executor over `directory`, sending mail with `mailer`.
     pub fn new(directory: Directory, mailer: Mailer, public_url: Arc<str>) -> Self {
-        Flows { directory, mailer, public_url }
+        Flows {
+            directory,
+            mailer,
+            public_url,
+        }
     }
 
     /// The directory underneath.
@@ -84,7 +88,10 @@ impl Flows {
     ) -> Result<StepResult, FlowError> {
         let flow = self.flow(slug).await?;
         match self.find(&flow, request).await? {
-            Some(execution) => self.advance(&flow, execution, request, Vec::new(), None).await,
+            Some(execution) => {
+                self.advance(&flow, execution, request, Vec::new(), None)
+                    .await
+            }
             None => self.start(&flow, request, next, Vec::new()).await,
         }
     }
@@ -103,7 +110,9 @@ impl Flows {
         if let Some(execution) = self.find(&flow, request).await? {
             let next = execution.state.context.next.clone();
             self.delete(execution.id).await?;
-            return self.start(&flow, request, next.as_deref(), Vec::new()).await;
+            return self
+                .start(&flow, request, next.as_deref(), Vec::new())
+                .await;
         }
         self.start(&flow, request, next, Vec::new()).await
     }
@@ -128,7 +137,11 @@ impl Flows {
         if !is_current || answer.version != execution.version {
             return Err(FlowError::Stale);
         }
-        let Some(binding) = flow.bindings.iter().find(|binding| binding.id == answer.stage) else {
+        let Some(binding) = flow
+            .bindings
+            .iter()
+            .find(|binding| binding.id == answer.stage)
+        else {
             return Err(FlowError::Stale);
         };
         // Claim this version before the stage runs, so that one answer sent
@@ -138,7 +151,10 @@ impl Flows {
         execution.version += 1;
         self.save(&execution, claimed).await?;
         let env = self.env(&flow, &execution, binding.id, request);
-        let outcome = binding.stage.answer(&env, &mut execution.state.context, answer).await?;
+        let outcome = binding
+            .stage
+            .answer(&env, &mut execution.state.context, answer)
+            .await?;
         match outcome {
             StageOutcome::Continue(effects) => {
                 execution.state.position += 1;
@@ -147,16 +163,26 @@ impl Flows {
             StageOutcome::Retry(errors) if binding.invalid_response == InvalidResponse::Restart => {
                 let next = execution.state.context.next.clone();
                 self.delete(execution.id).await?;
-                let mut restarted = self.start(&flow, request, next.as_deref(), Vec::new()).await?;
+                let mut restarted = self
+                    .start(&flow, request, next.as_deref(), Vec::new())
+                    .await?;
                 if let FlowStep::Challenge(challenge) = &mut restarted.step {
-                    challenge.messages.extend(errors.into_iter().map(|error| Message::error(error.message)));
+                    challenge.messages.extend(
+                        errors
+                            .into_iter()
+                            .map(|error| Message::error(error.message)),
+                    );
                 }
                 Ok(restarted)
             }
             StageOutcome::Retry(errors) | StageOutcome::RetryPrevious(errors) => {
-                self.advance(&flow, execution, request, Vec::new(), Some(errors)).await
+                self.advance(&flow, execution, request, Vec::new(), Some(errors))
+                    .await
             }
-            StageOutcome::Deny(message) => self.deny(&flow, execution, request, message, Vec::new()).await,
+            StageOutcome::Deny(message) => {
+                self.deny(&flow, execution, request, message, Vec::new())
+                    .await
+            }
             StageOutcome::Redirect(to) => {
                 self.delete(execution.id).await?;
                 Ok(StepResult::new(FlowStep::Redirect(to), Vec::new()))
@@ -173,14 +199,26 @@ impl Flows {
     pub async fn resume(&self, link: &str, request: &FlowRequest) -> Result<String, FlowError> {
         let now = self.directory.clock().now();
         let mut tx = self.directory.store().begin().await?;
-        let Some(mut execution) = store::executions::consume_token(tx.conn(), &secret_hash(link), now).await? else {
+        let Some(mut execution) =
+            store::executions::consume_token(tx.conn(), &secret_hash(link), now).await?
+        else {
             return Err(FlowError::ExecutionGone);
         };
         let browser = secret_hash(&request.browser);
-        store::executions::rebind(tx.conn(), execution.id, &execution.slug, &browser, now + LIFETIME_MS).await?;
+        store::executions::rebind(
+            tx.conn(),
+            execution.id,
+            &execution.slug,
+            &browser,
+            now + LIFETIME_MS,
+        )
+        .await?;
         if let Some(planned) = execution.state.plan.get(execution.state.position) {
             let binding = planned.binding;
-            execution.state.context.set_stage_state(binding, json!({ "confirmed": true }));
+            execution
+                .state
+                .context
+                .set_stage_state(binding, json!({ "confirmed": true }));
         }
         let loaded = execution.version;
         execution.version += 1;
@@ -193,13 +231,21 @@ impl Flows {
 
     async fn flow(&self, slug: &str) -> Result<Flow, FlowError> {
         let mut conn = self.directory.store().conn().await?;
-        store::flows::load(&mut conn, slug).await?.ok_or_else(|| FlowError::UnknownFlow(slug.to_owned()))
+        store::flows::load(&mut conn, slug)
+            .await?
+            .ok_or_else(|| FlowError::UnknownFlow(slug.to_owned()))
     }
 
-    async fn find(&self, flow: &Flow, request: &FlowRequest) -> Result<Option<Execution>, FlowError> {
+    async fn find(
+        &self,
+        flow: &Flow,
+        request: &FlowRequest,
+    ) -> Result<Option<Execution>, FlowError> {
         let now = self.directory.clock().now();
         let mut conn = self.directory.store().conn().await?;
-        let found = store::executions::find(&mut conn, &secret_hash(&request.browser), &flow.slug, now).await?;
+        let found =
+            store::executions::find(&mut conn, &secret_hash(&request.browser), &flow.slug, now)
+                .await?;
         // A run planned for an older version of the flow starts again.
         Ok(found.filter(|execution| execution.state.flow == flow.id))
     }
@@ -219,9 +265,13 @@ impl Flows {
     ) -> Result<StepResult, FlowError> {
         let plan = match plan::plan(&self.directory, flow, request).await? {
             Planned::Plan(plan) => plan,
-            Planned::Denied { messages, decisions } => {
+            Planned::Denied {
+                messages,
+                decisions,
+            } => {
                 let message = denial_text(&messages);
-                self.record_denial(flow, None, request, &message, &decisions).await?;
+                self.record_denial(flow, None, request, &message, &decisions)
+                    .await?;
                 return Ok(StepResult::new(FlowStep::Denied(message), effects));
             }
         };
@@ -232,13 +282,24 @@ impl Flows {
         let execution = Execution {
             id: Uuid::new_v4(),
             slug: flow.slug.clone(),
-            state: ExecutionState { flow: flow.id, plan, position: 0, context },
+            state: ExecutionState {
+                flow: flow.id,
+                plan,
+                position: 0,
+                context,
+            },
             version: 0,
         };
         let now = self.directory.clock().now();
         let mut conn = self.directory.store().conn().await?;
-        store::executions::insert(&mut conn, &execution, &secret_hash(&request.browser), now, now + LIFETIME_MS)
-            .await?;
+        store::executions::insert(
+            &mut conn,
+            &execution,
+            &secret_hash(&request.browser),
+            now,
+            now + LIFETIME_MS,
+        )
+        .await?;
         drop(conn);
         self.advance(flow, execution, request, effects, None).await
     }
@@ -259,16 +320,27 @@ impl Flows {
             let Some(planned) = execution.state.plan.get(execution.state.position).cloned() else {
                 return self.finish(execution, effects).await;
             };
-            let Some(binding) = flow.bindings.iter().find(|binding| binding.id == planned.binding) else {
+            let Some(binding) = flow
+                .bindings
+                .iter()
+                .find(|binding| binding.id == planned.binding)
+            else {
                 execution.state.position += 1;
                 continue;
             };
-            if planned.check_before_show && !self.binding_passes(flow, binding, &execution, request).await? {
+            if planned.check_before_show
+                && !self
+                    .binding_passes(flow, binding, &execution, request)
+                    .await?
+            {
                 execution.state.position += 1;
                 continue;
             }
             let env = self.env(flow, &execution, binding.id, request);
-            let step = binding.stage.show(&env, &mut execution.state.context).await?;
+            let step = binding
+                .stage
+                .show(&env, &mut execution.state.context)
+                .await?;
             match step {
                 StageStep::Show(mut challenge) => {
                     execution.version = loaded + 1;
@@ -284,9 +356,18 @@ impl Flows {
                     effects.extend(more);
                     execution.state.position += 1;
                 }
-                StageStep::Done(StageOutcome::RetryPrevious(previous)) if execution.state.position > 0 => {
+                StageStep::Done(StageOutcome::RetryPrevious(previous))
+                    if execution.state.position > 0 =>
+                {
                     execution.state.position -= 1;
-                    return Box::pin(self.advance(flow, execution, request, effects, Some(previous))).await;
+                    return Box::pin(self.advance(
+                        flow,
+                        execution,
+                        request,
+                        effects,
+                        Some(previous),
+                    ))
+                    .await;
                 }
                 StageStep::Done(StageOutcome::Retry(_) | StageOutcome::RetryPrevious(_)) => {
                     return Err(FlowError::Misconfigured(format!(
@@ -326,7 +407,13 @@ impl Flows {
         let mut conn = self.directory.store().conn().await?;
         let policies = store::flows::policy_bindings(&mut conn, "binding", binding.id).await?;
         drop(conn);
-        let verdict = policy::evaluate(&self.directory, &policies, binding.policy_mode, &policy_request).await;
+        let verdict = policy::evaluate(
+            &self.directory,
+            &policies,
+            binding.policy_mode,
+            &policy_request,
+        )
+        .await;
         Ok(verdict.passed)
     }
 
@@ -340,9 +427,17 @@ impl Flows {
         }
     }
 
-    async fn finish(&self, execution: Execution, effects: Vec<Effect>) -> Result<StepResult, FlowError> {
+    async fn finish(
+        &self,
+        execution: Execution,
+        effects: Vec<Effect>,
+    ) -> Result<StepResult, FlowError> {
         self.delete(execution.id).await?;
-        let next = execution.state.context.next.unwrap_or_else(|| DEFAULT_NEXT.to_owned());
+        let next = execution
+            .state
+            .context
+            .next
+            .unwrap_or_else(|| DEFAULT_NEXT.to_owned());
         Ok(StepResult::new(FlowStep::Redirect(next), effects))
     }
 
@@ -359,9 +454,14 @@ impl Flows {
             .state
             .plan
             .get(execution.state.position)
-            .and_then(|planned| flow.bindings.iter().find(|binding| binding.id == planned.binding))
+            .and_then(|planned| {
+                flow.bindings
+                    .iter()
+                    .find(|binding| binding.id == planned.binding)
+            })
             .map(|binding| binding.stage.name.clone());
-        self.record_denial(flow, stage, request, &message, &[]).await?;
+        self.record_denial(flow, stage, request, &message, &[])
+            .await?;
         Ok(StepResult::new(FlowStep::Denied(message), effects))
     }
 
@@ -373,12 +473,25 @@ impl Flows {
         message: &str,
         decisions: &[PolicyDecision],
     ) -> Result<(), FlowError> {
-        let actor = request.user.map_or_else(|| "anonymous".to_owned(), |user| format!("user:{user}"));
-        let context = AuditContext { actor, client_ip: request.client_ip.map(|ip| ip.to_string()) };
-        let mut event = Event::new(&context, self.directory.clock().now(), "flow.denied", Outcome::Denied)
-            .target("flow", &flow.slug)
-            .detail("message", message)
-            .detail("decisions", serde_json::to_value(decisions).unwrap_or_default());
+        let actor = request
+            .user
+            .map_or_else(|| "anonymous".to_owned(), |user| format!("user:{user}"));
+        let context = AuditContext {
+            actor,
+            client_ip: request.client_ip.map(|ip| ip.to_string()),
+        };
+        let mut event = Event::new(
+            &context,
+            self.directory.clock().now(),
+            "flow.denied",
+            Outcome::Denied,
+        )
+        .target("flow", &flow.slug)
+        .detail("message", message)
+        .detail(
+            "decisions",
+            serde_json::to_value(decisions).unwrap_or_default(),
+        );
         if let Some(stage) = stage {
             event = event.detail("stage", stage);
         }
@@ -408,5 +521,9 @@ impl Flows {
 }
 
 fn denial_text(messages: &[String]) -> String {
-    if messages.is_empty() { "Access denied.".to_owned() } else { messages.join(" ") }
+    if messages.is_empty() {
+        "Access denied.".to_owned()
+    } else {
+        messages.join(" ")
+    }
 }

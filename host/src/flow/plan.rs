@@ -27,10 +27,16 @@ pub enum Planned {
 ///
 /// # Errors
 /// The caller may not start this flow, or the store failed.
-pub async fn plan(directory: &Directory, flow: &Flow, request: &FlowRequest) -> Result<Planned, FlowError> {
+pub async fn plan(
+    directory: &Directory,
+    flow: &Flow,
+    request: &FlowRequest,
+) -> Result<Planned, FlowError> {
     match (flow.access, request.user) {
         (Access::SignedIn, None) => return Err(FlowError::NotAllowed("sign in first")),
-        (Access::SignedOut, Some(_)) => return Err(FlowError::NotAllowed("you are signed in already")),
+        (Access::SignedOut, Some(_)) => {
+            return Err(FlowError::NotAllowed("you are signed in already"));
+        }
         _ => {}
     }
     let user = match request.user {
@@ -47,9 +53,13 @@ pub async fn plan(directory: &Directory, flow: &Flow, request: &FlowRequest) -> 
     let mut conn = directory.store().conn().await?;
     let flow_policies = store::flows::policy_bindings(&mut conn, "flow", flow.id).await?;
     drop(conn);
-    let verdict = policy::evaluate(directory, &flow_policies, flow.policy_mode, &policy_request).await;
+    let verdict =
+        policy::evaluate(directory, &flow_policies, flow.policy_mode, &policy_request).await;
     if !verdict.passed {
-        return Ok(Planned::Denied { messages: verdict.messages, decisions: verdict.decisions });
+        return Ok(Planned::Denied {
+            messages: verdict.messages,
+            decisions: verdict.decisions,
+        });
     }
 
     let mut plan = Vec::with_capacity(flow.bindings.len());
@@ -58,7 +68,8 @@ pub async fn plan(directory: &Directory, flow: &Flow, request: &FlowRequest) -> 
             let mut conn = directory.store().conn().await?;
             let policies = store::flows::policy_bindings(&mut conn, "binding", binding.id).await?;
             drop(conn);
-            let verdict = policy::evaluate(directory, &policies, binding.policy_mode, &policy_request).await;
+            let verdict =
+                policy::evaluate(directory, &policies, binding.policy_mode, &policy_request).await;
             if !verdict.passed {
                 tracing::debug!(binding = %binding.id, stage = %binding.stage.name, "stage left out of the plan");
                 continue;

@@ -68,7 +68,8 @@ fn parse(headers: &HeaderMap, text: &str) -> Result<Blueprint, ApiError> {
             return Err(ApiError::invalid(
                 "content-type",
                 format!(
-                    "send the blueprint as application/yaml, text/plain or application/json, not {other}"
+                    "send the blueprint as application/yaml, text/plain or \
+                     application/json, not {other}"
                 ),
             ));
         }

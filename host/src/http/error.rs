@@ -196,7 +196,9 @@ impl From<FlowError> for ApiError {
             FlowError::Denied(_) => (StatusCode::FORBIDDEN, "access_denied"),
             FlowError::ExecutionGone => (StatusCode::GONE, "flow_expired"),
             FlowError::Stale => (StatusCode::CONFLICT, "stale_answer"),
-            FlowError::Csrf | FlowError::BadAnswer(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
+            FlowError::Csrf | FlowError::BadAnswer(_) => {
+                (StatusCode::BAD_REQUEST, "invalid_request")
+            }
             FlowError::Mail(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             FlowError::Store(_) | FlowError::Identity(_) | FlowError::Misconfigured(_) => {
                 return match error {
@@ -206,7 +208,12 @@ impl From<FlowError> for ApiError {
                 };
             }
         };
-        ApiError { status, code, message, field: None }
+        ApiError {
+            status,
+            code,
+            message,
+            field: None,
+        }
     }
 }
 

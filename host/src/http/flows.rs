@@ -43,7 +43,6 @@ pub const FLOW_COOKIE: &str = "castellan_flow";
 /// The session cookie.
 pub const SESSION_COOKIE: &str = "castellan_session";
 
-
 pub(super) fn pages() -> Router<AppState> {
     Router::new()
         .route("/", get(root))
@@ -68,11 +67,21 @@ pub(super) struct Visitor {
 
 impl Visitor {
     fn authentication_flow(&self) -> String {
-        flow_path(self.brand.flow_authentication.as_deref().unwrap_or("default-authentication"))
+        flow_path(
+            self.brand
+                .flow_authentication
+                .as_deref()
+                .unwrap_or("default-authentication"),
+        )
     }
 
     fn invalidation_flow(&self) -> String {
-        flow_path(self.brand.flow_invalidation.as_deref().unwrap_or("default-invalidation"))
+        flow_path(
+            self.brand
+                .flow_invalidation
+                .as_deref()
+                .unwrap_or("default-invalidation"),
+        )
     }
 }
 
@@ -90,20 +99,33 @@ impl FromRequestParts<AppState> for Visitor {
                 (value, jar.add(cookie))
             }
         };
-        let client_ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(address)| address.ip());
-        let user_agent =
-            parts.headers.get(header::USER_AGENT).and_then(|value| value.to_str().ok()).map(str::to_owned);
+        let client_ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(address)| address.ip());
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
         let found = match jar.get(SESSION_COOKIE) {
-            Some(cookie) => state.flows.directory().session(cookie.value()).await.map_err(|error| {
-                ApiError::from(error).into_response()
-            })?,
+            Some(cookie) => state
+                .flows
+                .directory()
+                .session(cookie.value())
+                .await
+                .map_err(|error| ApiError::from(error).into_response())?,
             None => None,
         };
         let (session, user) = match found {
             Some((session, user)) => (Some(session.id), Some(user)),
             None => (None, None),
         };
-        let host = parts.headers.get(header::HOST).and_then(|value| value.to_str().ok()).unwrap_or_default();
+        let host = parts
+            .headers
+            .get(header::HOST)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default();
         let brand = brand_for(state, host).await;
         let request = FlowRequest {
             browser,
@@ -112,7 +134,13 @@ impl FromRequestParts<AppState> for Visitor {
             client_ip,
             user_agent,
         };
-        Ok(Visitor { request, user, jar, secure, brand })
+        Ok(Visitor {
+            request,
+            user,
+            jar,
+            secure,
+            brand,
+        })
     }
 }
 
@@ -139,8 +167,17 @@ fn random_secret() -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-fn cookie(name: &'static str, value: String, secure: bool, max_age: Option<i64>) -> Cookie<'static> {
-    let mut cookie = Cookie::build((name, value)).path("/").http_only(true).same_site(SameSite::Lax).secure(secure);
+fn cookie(
+    name: &'static str,
+    value: String,
+    secure: bool,
+    max_age: Option<i64>,
+) -> Cookie<'static> {
+    let mut cookie = Cookie::build((name, value))
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(secure);
     if let Some(seconds) = max_age {
         cookie = cookie.max_age(time::Duration::seconds(seconds));
     }
@@ -166,9 +203,12 @@ fn csrf_matches(browser: &str, token: &str) -> bool {
 fn apply(mut jar: CookieJar, effects: Vec<Effect>, secure: bool) -> CookieJar {
     for effect in effects {
         jar = match effect {
-            Effect::StartSession { secret, max_age } => {
-                jar.add(cookie(SESSION_COOKIE, secret.expose_secret().to_owned(), secure, max_age))
-            }
+            Effect::StartSession { secret, max_age } => jar.add(cookie(
+                SESSION_COOKIE,
+                secret.expose_secret().to_owned(),
+                secure,
+                max_age,
+            )),
             Effect::EndSession => jar.remove(Cookie::build(SESSION_COOKIE).path("/")),
         };
     }
@@ -188,7 +228,9 @@ fn with_next(path: &str, next: &str) -> String {
     let encoded: String = next
         .bytes()
         .map(|byte| match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (byte as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (byte as char).to_string()
+            }
             _ => format!("%{byte:02X}"),
         })
         .collect();
@@ -196,7 +238,11 @@ fn with_next(path: &str, next: &str) -> String {
 }
 
 async fn root(visitor: Visitor) -> Response {
-    let target = if visitor.user.is_some() { "/if/user/".to_owned() } else { visitor.authentication_flow() };
+    let target = if visitor.user.is_some() {
+        "/if/user/".to_owned()
+    } else {
+        visitor.authentication_flow()
+    };
     (visitor.jar, Redirect::to(&target)).into_response()
 }
 
@@ -210,7 +256,11 @@ async fn account(State(state): State<AppState>, visitor: Visitor) -> Response {
         user => minijinja::Value::from(minijinja::value::Serde(crate::api::UserView::from(user))),
         logout => visitor.invalidation_flow(),
     };
-    (visitor.jar, state.pages.render(StatusCode::OK, "user.html", context)).into_response()
+    (
+        visitor.jar,
+        state.pages.render(StatusCode::OK, "user.html", context),
+    )
+        .into_response()
 }
 
 async fn page(
@@ -219,7 +269,10 @@ async fn page(
     ApiPath(slug): ApiPath<String>,
     Query(query): Query<NextQuery>,
 ) -> Response {
-    let result = state.flows.current(&slug, &visitor.request, query.next.as_deref()).await;
+    let result = state
+        .flows
+        .current(&slug, &visitor.request, query.next.as_deref())
+        .await;
     render(&state, visitor, &slug, result)
 }
 
@@ -229,11 +282,18 @@ async fn restart(
     ApiPath(slug): ApiPath<String>,
     Query(query): Query<NextQuery>,
 ) -> Response {
-    let result = state.flows.restart(&slug, &visitor.request, query.next.as_deref()).await;
+    let result = state
+        .flows
+        .restart(&slug, &visitor.request, query.next.as_deref())
+        .await;
     render(&state, visitor, &slug, result)
 }
 
-async fn resume(State(state): State<AppState>, visitor: Visitor, ApiPath(link): ApiPath<String>) -> Response {
+async fn resume(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    ApiPath(link): ApiPath<String>,
+) -> Response {
     match state.flows.resume(&link, &visitor.request).await {
         Ok(slug) => (visitor.jar, Redirect::to(&flow_path(&slug))).into_response(),
         Err(FlowError::ExecutionGone) => {
@@ -273,17 +333,39 @@ async fn submit(
         return render(&state, visitor, &slug, Err(FlowError::Csrf));
     }
     let (Some(stage), Some(version)) = (stage, version) else {
-        return render(&state, visitor, &slug, Err(FlowError::BadAnswer("missing _stage or _version".to_owned())));
+        return render(
+            &state,
+            visitor,
+            &slug,
+            Err(FlowError::BadAnswer(
+                "missing _stage or _version".to_owned(),
+            )),
+        );
     };
-    let answer = Answer { stage, version, values };
+    let answer = Answer {
+        stage,
+        version,
+        values,
+    };
     let result = state.flows.answer(&slug, &visitor.request, &answer).await;
     render(&state, visitor, &slug, result)
 }
 
 /// Turns a step (or a flow error) into a page.
-fn render(state: &AppState, visitor: Visitor, slug: &str, result: Result<StepResult, FlowError>) -> Response {
+fn render(
+    state: &AppState,
+    visitor: Visitor,
+    slug: &str,
+    result: Result<StepResult, FlowError>,
+) -> Response {
     let authentication = visitor.authentication_flow();
-    let Visitor { request, jar, secure, brand, .. } = visitor;
+    let Visitor {
+        request,
+        jar,
+        secure,
+        brand,
+        ..
+    } = visitor;
     let brand = BrandView::from(&brand);
     let result = match result {
         Ok(result) => result,
@@ -291,7 +373,9 @@ fn render(state: &AppState, visitor: Visitor, slug: &str, result: Result<StepRes
             // Show the current step instead, with a note.
             return (jar, Redirect::to(&flow_path(slug))).into_response();
         }
-        Err(FlowError::ExecutionGone) => return (jar, Redirect::to(&flow_path(slug))).into_response(),
+        Err(FlowError::ExecutionGone) => {
+            return (jar, Redirect::to(&flow_path(slug))).into_response();
+        }
         Err(FlowError::NotAllowed(_)) if request.user.is_some() => {
             return (jar, Redirect::to("/if/user/")).into_response();
         }
@@ -333,7 +417,11 @@ fn render(state: &AppState, visitor: Visitor, slug: &str, result: Result<StepRes
                 action => flow_path(slug),
                 focus => focus,
             };
-            (jar, state.pages.render(StatusCode::OK, "flow.html", context)).into_response()
+            (
+                jar,
+                state.pages.render(StatusCode::OK, "flow.html", context),
+            )
+                .into_response()
         }
     }
 }
@@ -341,7 +429,10 @@ fn render(state: &AppState, visitor: Visitor, slug: &str, result: Result<StepRes
 /// The field to focus: the first with an error, else the first visible.
 fn focus_field(challenge: &Challenge) -> Option<String> {
     let visible = |field: &&crate::flow::challenge::Field| {
-        !matches!(field.kind, crate::flow::challenge::FieldKind::Hidden | crate::flow::challenge::FieldKind::Static)
+        !matches!(
+            field.kind,
+            crate::flow::challenge::FieldKind::Hidden | crate::flow::challenge::FieldKind::Static
+        )
     };
     challenge
         .fields
@@ -355,15 +446,31 @@ fn focus_field(challenge: &Challenge) -> Option<String> {
 fn error_page(state: &AppState, error: &FlowError) -> Response {
     let (status, heading, message) = match error {
         FlowError::UnknownFlow(_) => (StatusCode::NOT_FOUND, "Not found", error.to_string()),
-        FlowError::BadAnswer(_) => (StatusCode::BAD_REQUEST, "Invalid request", error.to_string()),
-        FlowError::Mail(_) => (StatusCode::SERVICE_UNAVAILABLE, "Try again later", error.to_string()),
+        FlowError::BadAnswer(_) => (
+            StatusCode::BAD_REQUEST,
+            "Invalid request",
+            error.to_string(),
+        ),
+        FlowError::Mail(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Try again later",
+            error.to_string(),
+        ),
         FlowError::Store(crate::store::StoreError::Unavailable(_))
-        | FlowError::Identity(crate::identity::IdentityError::Store(crate::store::StoreError::Unavailable(_))) => {
-            (StatusCode::SERVICE_UNAVAILABLE, "Try again later", "The service is busy. Try again in a moment.".to_owned())
-        }
+        | FlowError::Identity(crate::identity::IdentityError::Store(
+            crate::store::StoreError::Unavailable(_),
+        )) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Try again later",
+            "The service is busy. Try again in a moment.".to_owned(),
+        ),
         other => {
             tracing::error!(error = %other, "flow failed");
-            (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", "Try again later.".to_owned())
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong",
+                "Try again later.".to_owned(),
+            )
         }
     };
     state.pages.message(status, heading, &message)
@@ -416,7 +523,10 @@ pub(super) async fn api_current(
     ApiPath(slug): ApiPath<String>,
     Query(query): Query<NextQuery>,
 ) -> Response {
-    let result = state.flows.current(&slug, &visitor.request, query.next.as_deref()).await;
+    let result = state
+        .flows
+        .current(&slug, &visitor.request, query.next.as_deref())
+        .await;
     api_response(result, visitor.jar, visitor.secure)
 }
 
@@ -434,4 +544,3 @@ pub(super) async fn api_answer(
     let result = state.flows.answer(&slug, &visitor.request, &answer).await;
     api_response(result, visitor.jar, visitor.secure)
 }
-

@@ -45,7 +45,10 @@ impl Pages {
             csp_nonce => nonce.clone(),
         };
         let context = minijinja::value::merge_maps([context, fallback]);
-        let rendered = self.0.get_template(name).and_then(|template| template.render(context));
+        let rendered = self
+            .0
+            .get_template(name)
+            .and_then(|template| template.render(context));
         match rendered {
             Ok(html) => secure(status, html, &nonce),
             Err(error) => {
@@ -98,7 +101,11 @@ impl From<&crate::brand::Brand> for BrandView {
     fn from(brand: &crate::brand::Brand) -> Self {
         let fallback = BrandView::default();
         let color = |color: &str, fallback: String| {
-            if crate::brand::is_hex_color(color) { color.to_owned() } else { fallback }
+            if crate::brand::is_hex_color(color) {
+                color.to_owned()
+            } else {
+                fallback
+            }
         };
         // Only https (or local) logos: the policy allows no other images.
         let logo_url = brand

@@ -41,7 +41,10 @@ async fn submit(
     ApiPath(secret): ApiPath<String>,
     Form(input): Form<SetupForm>,
 ) -> Response {
-    if !matches!(bootstrap::setup_link_is_live(&state.directory, &secret).await, Ok(true)) {
+    if !matches!(
+        bootstrap::setup_link_is_live(&state.directory, &secret).await,
+        Ok(true)
+    ) {
         return invalid_link(&state);
     }
     if input.password.expose_secret() != input.confirm.expose_secret() {

@@ -353,8 +353,12 @@ impl Directory {
         let Some(group) = self.group_named(ADMIN_GROUP).await? else {
             return Ok(());
         };
-        let admins: Vec<User> =
-            self.members(group.id, true).await?.into_iter().filter(|admin| admin.active).collect();
+        let admins: Vec<User> = self
+            .members(group.id, true)
+            .await?
+            .into_iter()
+            .filter(|admin| admin.active)
+            .collect();
         if admins.len() == 1 && admins[0].id == user {
             return Err(IdentityError::invalid(
                 "user",

@@ -24,7 +24,15 @@ impl fmt::Display for UserId {
 
 /// What kind of account a user is.
 #[derive(
-    Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema, schemars::JsonSchema,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    utoipa::ToSchema,
+    schemars::JsonSchema,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum UserType {
@@ -414,7 +422,10 @@ impl Directory {
             self.verify_unknown_password(password).await?;
             return Ok(None);
         };
-        Ok(self.verify_password(user.id, password).await?.then_some(user))
+        Ok(self
+            .verify_password(user.id, password)
+            .await?
+            .then_some(user))
     }
 
     /// Checks a user's password. A correct password stored in a foreign or

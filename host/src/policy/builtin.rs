@@ -15,17 +15,28 @@ pub async fn run(
 ) -> Result<PolicyResult, PolicyError> {
     match config {
         PolicyConfig::Static { pass: true, .. } => Ok(PolicyResult::pass()),
-        PolicyConfig::Static { pass: false, message } => Ok(PolicyResult::fail(
-            message.clone().unwrap_or_else(|| "access denied".to_owned()),
+        PolicyConfig::Static {
+            pass: false,
+            message,
+        } => Ok(PolicyResult::fail(
+            message
+                .clone()
+                .unwrap_or_else(|| "access denied".to_owned()),
         )),
         PolicyConfig::ClientNetwork { networks } => Ok(client_network(networks, request)),
-        PolicyConfig::GroupMembership { group } => group_membership(directory, group, request).await,
-        PolicyConfig::PasswordStrength { field, min_length, min_score } => {
-            Ok(password_strength(request, field, *min_length, *min_score))
+        PolicyConfig::GroupMembership { group } => {
+            group_membership(directory, group, request).await
         }
-        PolicyConfig::Reputation { threshold, check_user, check_ip } => {
-            reputation(directory, request, *threshold, *check_user, *check_ip).await
-        }
+        PolicyConfig::PasswordStrength {
+            field,
+            min_length,
+            min_score,
+        } => Ok(password_strength(request, field, *min_length, *min_score)),
+        PolicyConfig::Reputation {
+            threshold,
+            check_user,
+            check_ip,
+        } => reputation(directory, request, *threshold, *check_user, *check_ip).await,
     }
 }
 
@@ -41,7 +52,9 @@ fn client_network(networks: &[ipnet::IpNet], request: &PolicyRequest) -> PolicyR
     if networks.iter().any(|network| network.contains(&ip)) {
         PolicyResult::pass()
     } else {
-        PolicyResult::fail(format!("client address {ip} is outside the allowed networks"))
+        PolicyResult::fail(format!(
+            "client address {ip} is outside the allowed networks"
+        ))
     }
 }
 
@@ -58,14 +71,22 @@ async fn group_membership(
         .await
         .map_err(|error| PolicyError::Lookup(error.to_string()))?;
     let wanted = crate::identity::user::lookup_key(group);
-    if groups.iter().any(|found| crate::identity::user::lookup_key(&found.name) == wanted) {
+    if groups
+        .iter()
+        .any(|found| crate::identity::user::lookup_key(&found.name) == wanted)
+    {
         Ok(PolicyResult::pass())
     } else {
         Ok(PolicyResult::fail(format!("not a member of {group}")))
     }
 }
 
-fn password_strength(request: &PolicyRequest, field: &str, min_length: usize, min_score: u8) -> PolicyResult {
+fn password_strength(
+    request: &PolicyRequest,
+    field: &str,
+    min_length: usize,
+    min_score: u8,
+) -> PolicyResult {
     let Some(password) = request.prompt.get(field).and_then(|value| value.as_str()) else {
         return PolicyResult::fail("no password to check");
     };
@@ -90,7 +111,10 @@ fn password_strength(request: &PolicyRequest, field: &str, min_length: usize, mi
         }
         messages.extend(feedback.suggestions().iter().map(ToString::to_string));
     }
-    PolicyResult { passed: false, messages }
+    PolicyResult {
+        passed: false,
+        messages,
+    }
 }
 
 async fn reputation(
@@ -101,21 +125,30 @@ async fn reputation(
     check_ip: bool,
 ) -> Result<PolicyResult, PolicyError> {
     let now = directory.clock().now();
-    let mut conn =
-        directory.store().conn().await.map_err(|error| PolicyError::Lookup(error.to_string()))?;
+    let mut conn = directory
+        .store()
+        .conn()
+        .await
+        .map_err(|error| PolicyError::Lookup(error.to_string()))?;
     let lookup = |error: store::StoreError| PolicyError::Lookup(error.to_string());
     if check_user && let Some(user) = &request.user {
         let score = store::reputation::score(&mut conn, "user", &user.id.to_string(), now)
             .await
             .map_err(lookup)?;
         if score > threshold {
-            return Ok(PolicyResult::fail("too many failed sign-ins for this account; wait a while"));
+            return Ok(PolicyResult::fail(
+                "too many failed sign-ins for this account; wait a while",
+            ));
         }
     }
     if check_ip && let Some(ip) = request.client_ip {
-        let score = store::reputation::score(&mut conn, "ip", &ip.to_string(), now).await.map_err(lookup)?;
+        let score = store::reputation::score(&mut conn, "ip", &ip.to_string(), now)
+            .await
+            .map_err(lookup)?;
         if score > threshold {
-            return Ok(PolicyResult::fail("too many failed sign-ins from this address; wait a while"));
+            return Ok(PolicyResult::fail(
+                "too many failed sign-ins from this address; wait a while",
+            ));
         }
     }
     Ok(PolicyResult::pass())

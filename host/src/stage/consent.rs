@@ -12,7 +12,9 @@ use crate::flow::context::FlowContext;
 use crate::store;
 
 /// How long a consent lasts.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case", tag = "mode")]
 pub enum ConsentMode {
     /// Ask every time.
@@ -41,8 +43,10 @@ pub(super) async fn show(
     env: &StageEnv<'_>,
     context: &mut FlowContext,
 ) -> Result<StageStep, FlowError> {
-    let (Some(application), Some(user)) = (context.application.clone(), context.pending_user_id().or(env.request.user))
-    else {
+    let (Some(application), Some(user)) = (
+        context.application.clone(),
+        context.pending_user_id().or(env.request.user),
+    ) else {
         return Ok(StageStep::Done(StageOutcome::next()));
     };
     if config.mode != ConsentMode::Always {
@@ -69,9 +73,13 @@ pub(super) async fn answer(
     context: &mut FlowContext,
     _answer: &Answer,
 ) -> Result<StageOutcome, FlowError> {
-    let (Some(application), Some(user)) = (context.application.clone(), context.pending_user_id().or(env.request.user))
-    else {
-        return Ok(StageOutcome::Retry(vec![FieldError::form("Nothing to consent to.")]));
+    let (Some(application), Some(user)) = (
+        context.application.clone(),
+        context.pending_user_id().or(env.request.user),
+    ) else {
+        return Ok(StageOutcome::Retry(vec![FieldError::form(
+            "Nothing to consent to.",
+        )]));
     };
     let now = env.directory.clock().now();
     let expires_at = match config.mode {
@@ -79,7 +87,10 @@ pub(super) async fn answer(
         ConsentMode::Once => None,
         ConsentMode::Expiring { seconds } => Some(now + seconds * 1000),
     };
-    let audit = AuditContext { actor: format!("user:{user}"), client_ip: env.request.client_ip.map(|ip| ip.to_string()) };
+    let audit = AuditContext {
+        actor: format!("user:{user}"),
+        client_ip: env.request.client_ip.map(|ip| ip.to_string()),
+    };
     let event = Event::new(&audit, now, "consent.given", Outcome::Success)
         .target("user", user)
         .detail("application", application.clone());

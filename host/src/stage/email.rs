@@ -91,7 +91,11 @@ fn waiting() -> Challenge {
     }
 }
 
-async fn send(config: &EmailConfig, env: &StageEnv<'_>, context: &FlowContext) -> Result<(), FlowError> {
+async fn send(
+    config: &EmailConfig,
+    env: &StageEnv<'_>,
+    context: &FlowContext,
+) -> Result<(), FlowError> {
     let Some(user_id) = context.pending_user_id() else {
         return Ok(());
     };
@@ -105,28 +109,50 @@ async fn send(config: &EmailConfig, env: &StageEnv<'_>, context: &FlowContext) -
     let link = URL_SAFE_NO_PAD.encode(bytes);
     let now = env.directory.clock().now();
     let mut tx = env.directory.store().begin().await?;
-    store::executions::insert_token(tx.conn(), env.execution, &secret_hash(&link), now, now + config.link_minutes * 60_000)
-        .await?;
+    store::executions::insert_token(
+        tx.conn(),
+        env.execution,
+        &secret_hash(&link),
+        now,
+        now + config.link_minutes * 60_000,
+    )
+    .await?;
     tx.commit().await?;
 
     let url = format!("{}/if/flow/resume/{link}", env.public_url);
     let body = format!(
         "Hello {},\n\n{}\n\n{url}\n\nThe link works once, for {} minutes. If you did not ask for it, \
          ignore this email.\n",
-        if user.display_name.is_empty() { &user.username } else { &user.display_name },
+        if user.display_name.is_empty() {
+            &user.username
+        } else {
+            &user.display_name
+        },
         config.intro,
         config.link_minutes
     );
-    env.mailer.send(&address, &config.subject, body).await.map_err(|error| FlowError::Mail(error.to_string()))?;
-    let audit = AuditContext { actor: format!("user:{}", user.id), client_ip: env.request.client_ip.map(|ip| ip.to_string()) };
-    let event = Event::new(&audit, now, "email.link_sent", Outcome::Success).target("user", user.id).detail("flow", env.flow);
+    env.mailer
+        .send(&address, &config.subject, body)
+        .await
+        .map_err(|error| FlowError::Mail(error.to_string()))?;
+    let audit = AuditContext {
+        actor: format!("user:{}", user.id),
+        client_ip: env.request.client_ip.map(|ip| ip.to_string()),
+    };
+    let event = Event::new(&audit, now, "email.link_sent", Outcome::Success)
+        .target("user", user.id)
+        .detail("flow", env.flow);
     let mut tx = env.directory.store().begin().await?;
     store::events::insert(tx.conn(), &event).await?;
     tx.commit().await?;
     Ok(())
 }
 
-async fn confirmed(config: &EmailConfig, env: &StageEnv<'_>, context: &mut FlowContext) -> Result<(), FlowError> {
+async fn confirmed(
+    config: &EmailConfig,
+    env: &StageEnv<'_>,
+    context: &mut FlowContext,
+) -> Result<(), FlowError> {
     context.methods.push("email".to_owned());
     let Some(user_id) = context.pending_user_id() else {
         return Ok(());
@@ -134,8 +160,14 @@ async fn confirmed(config: &EmailConfig, env: &StageEnv<'_>, context: &mut FlowC
     if config.verify_address {
         let user = env.directory.user(user_id).await?;
         if !user.email_verified {
-            let audit = AuditContext { actor: format!("user:{user_id}"), client_ip: env.request.client_ip.map(|ip| ip.to_string()) };
-            let update = UpdateUser { email_verified: Some(true), ..UpdateUser::default() };
+            let audit = AuditContext {
+                actor: format!("user:{user_id}"),
+                client_ip: env.request.client_ip.map(|ip| ip.to_string()),
+            };
+            let update = UpdateUser {
+                email_verified: Some(true),
+                ..UpdateUser::default()
+            };
             env.directory.update_user(&audit, user_id, update).await?;
         }
     }

@@ -60,10 +60,16 @@ pub(super) async fn show(
     };
     let mut links = Vec::new();
     if let Some(flow) = &config.recovery_flow {
-        links.push(Link { label: "Forgot your password?".to_owned(), href: format!("/if/flow/{flow}/") });
+        links.push(Link {
+            label: "Forgot your password?".to_owned(),
+            href: format!("/if/flow/{flow}/"),
+        });
     }
     if let Some(flow) = &config.enrollment_flow {
-        links.push(Link { label: "Create an account".to_owned(), href: format!("/if/flow/{flow}/") });
+        links.push(Link {
+            label: "Create an account".to_owned(),
+            href: format!("/if/flow/{flow}/"),
+        });
     }
     let field = Field {
         name: FIELD.to_owned(),
@@ -71,7 +77,11 @@ pub(super) async fn show(
         kind: FieldKind::Username,
         required: true,
         autocomplete: Some("username".to_owned()),
-        value: context.prompt.get(FIELD).and_then(|value| value.as_str()).map(str::to_owned),
+        value: context
+            .prompt
+            .get(FIELD)
+            .and_then(|value| value.as_str())
+            .map(str::to_owned),
         ..Field::default()
     };
     Ok(StageStep::Show(Challenge {
@@ -90,12 +100,21 @@ pub(super) async fn answer(
     context: &mut FlowContext,
     answer: &Answer,
 ) -> Result<StageOutcome, FlowError> {
-    let identifier = answer.text(FIELD).map(|text| text.trim().to_owned()).unwrap_or_default();
+    let identifier = answer
+        .text(FIELD)
+        .map(|text| text.trim().to_owned())
+        .unwrap_or_default();
     if identifier.is_empty() {
-        return Ok(StageOutcome::Retry(vec![FieldError::on(FIELD, "Enter your username or email.")]));
+        return Ok(StageOutcome::Retry(vec![FieldError::on(
+            FIELD,
+            "Enter your username or email.",
+        )]));
     }
     if identifier.chars().count() > 254 {
-        return Ok(StageOutcome::Retry(vec![FieldError::on(FIELD, "This is too long.")]));
+        return Ok(StageOutcome::Retry(vec![FieldError::on(
+            FIELD,
+            "This is too long.",
+        )]));
     }
     let key = lookup_key(&identifier);
     let mut conn = env.directory.store().conn().await?;
@@ -111,7 +130,10 @@ pub(super) async fn answer(
     }
     let found = found.filter(|user| user.active);
     if found.is_none() && config.reveal_unknown_users {
-        return Ok(StageOutcome::Retry(vec![FieldError::on(FIELD, "No account has this name.")]));
+        return Ok(StageOutcome::Retry(vec![FieldError::on(
+            FIELD,
+            "No account has this name.",
+        )]));
     }
     context.pending_user = found.map(|user| user.id.0);
     context.prompt.insert(FIELD.to_owned(), json!(identifier));

@@ -61,7 +61,11 @@ pub(super) async fn show(
     context: &mut FlowContext,
 ) -> Result<StageStep, FlowError> {
     // A hidden username lets password managers pair the two fields.
-    let identifier = context.prompt.get(super::identification::FIELD).and_then(|v| v.as_str()).map(str::to_owned);
+    let identifier = context
+        .prompt
+        .get(super::identification::FIELD)
+        .and_then(|v| v.as_str())
+        .map(str::to_owned);
     let mut fields = Vec::new();
     if let Some(identifier) = identifier {
         fields.push(Field {
@@ -106,14 +110,19 @@ pub(super) async fn answer(
 ) -> Result<StageOutcome, FlowError> {
     let password = answer.text(FIELD).unwrap_or_default();
     if password.is_empty() {
-        return Ok(StageOutcome::Retry(vec![FieldError::on(FIELD, "Enter your password.")]));
+        return Ok(StageOutcome::Retry(vec![FieldError::on(
+            FIELD,
+            "Enter your password.",
+        )]));
     }
     let directory = env.directory;
     let now = directory.clock().now();
     let user_key = context.pending_user.map(|id| id.to_string());
     let ip_key = env.request.client_ip.map(|ip| ip.to_string());
     let audit = AuditContext {
-        actor: user_key.as_ref().map_or_else(|| "anonymous".to_owned(), |id| format!("user:{id}")),
+        actor: user_key
+            .as_ref()
+            .map_or_else(|| "anonymous".to_owned(), |id| format!("user:{id}")),
         client_ip: ip_key.clone(),
     };
 
@@ -128,8 +137,20 @@ pub(super) async fn answer(
     };
     drop(conn);
     if user_score >= config.max_failures_per_user || ip_score >= config.max_failures_per_ip {
-        let reason = if user_score >= config.max_failures_per_user { "user_limit" } else { "ip_limit" };
-        record(env, &audit, context, "login.password", Outcome::Denied, reason).await?;
+        let reason = if user_score >= config.max_failures_per_user {
+            "user_limit"
+        } else {
+            "ip_limit"
+        };
+        record(
+            env,
+            &audit,
+            context,
+            "login.password",
+            Outcome::Denied,
+            reason,
+        )
+        .await?;
         return Ok(StageOutcome::Retry(vec![FieldError::form(LOCKED)]));
     }
 
@@ -149,7 +170,15 @@ pub(super) async fn answer(
             store::reputation::record_failure(tx.conn(), "ip", key, now).await?;
         }
         tx.commit().await?;
-        record(env, &audit, context, "login.password", Outcome::Failure, "wrong_password").await?;
+        record(
+            env,
+            &audit,
+            context,
+            "login.password",
+            Outcome::Failure,
+            "wrong_password",
+        )
+        .await?;
         return Ok(StageOutcome::Retry(vec![FieldError::on(FIELD, WRONG)]));
     }
     if let Some(key) = &user_key {

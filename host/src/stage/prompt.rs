@@ -100,7 +100,11 @@ pub(super) async fn show(
 ) -> Result<StageStep, FlowError> {
     let mut fields = Vec::new();
     for question in &config.fields {
-        let remembered = context.prompt.get(&question.name).and_then(Value::as_str).map(str::to_owned);
+        let remembered = context
+            .prompt
+            .get(&question.name)
+            .and_then(Value::as_str)
+            .map(str::to_owned);
         let value = match question.kind {
             FieldKind::Password => None,
             FieldKind::Static | FieldKind::Hidden => question.initial.clone(),
@@ -185,19 +189,33 @@ fn check(question: &PromptField, answer: &Answer) -> Result<Option<Value>, Field
         _ => {}
     }
     let text = answer.text(name).unwrap_or_default();
-    let text = if question.kind == FieldKind::Password { text } else { text.trim().to_owned() };
+    let text = if question.kind == FieldKind::Password {
+        text
+    } else {
+        text.trim().to_owned()
+    };
     if text.is_empty() {
-        return if question.required { Err(FieldError::on(name, "This field is required.")) } else { Ok(None) };
+        return if question.required {
+            Err(FieldError::on(name, "This field is required."))
+        } else {
+            Ok(None)
+        };
     }
     if text.chars().count() > question.max_length {
-        return Err(FieldError::on(name, format!("Use at most {} characters.", question.max_length)));
+        return Err(FieldError::on(
+            name,
+            format!("Use at most {} characters.", question.max_length),
+        ));
     }
     if text.chars().any(|c| c.is_control()) {
         return Err(FieldError::on(name, "Control characters are not allowed."));
     }
     match question.kind {
         FieldKind::Email if !looks_like_email(&text) => {
-            return Err(FieldError::on(name, "Enter an address like name@example.org."));
+            return Err(FieldError::on(
+                name,
+                "Enter an address like name@example.org.",
+            ));
         }
         FieldKind::Choice if !question.choices.iter().any(|choice| choice.value == text) => {
             return Err(FieldError::on(name, "Pick one of the choices."));
@@ -205,7 +223,10 @@ fn check(question: &PromptField, answer: &Answer) -> Result<Option<Value>, Field
         FieldKind::Password if question.confirm => {
             let again = answer.text(&confirm_name(name)).unwrap_or_default();
             if again != text {
-                return Err(FieldError::on(&confirm_name(name), "The passwords do not match."));
+                return Err(FieldError::on(
+                    &confirm_name(name),
+                    "The passwords do not match.",
+                ));
             }
         }
         _ => {}
@@ -217,7 +238,10 @@ fn looks_like_email(text: &str) -> bool {
     let Some((local, domain)) = text.split_once('@') else {
         return false;
     };
-    !local.is_empty() && domain.contains('.') && !domain.contains('@') && !text.contains(char::is_whitespace)
+    !local.is_empty()
+        && domain.contains('.')
+        && !domain.contains('@')
+        && !text.contains(char::is_whitespace)
 }
 
 async fn validate(
@@ -233,7 +257,9 @@ async fn validate(
     let mut bindings = Vec::new();
     for (position, name) in config.validation_policies.iter().enumerate() {
         let Some(policy) = store::flows::policy_named(&mut conn, name).await? else {
-            return Err(FlowError::Misconfigured(format!("prompt validation policy {name:?} does not exist")));
+            return Err(FlowError::Misconfigured(format!(
+                "prompt validation policy {name:?} does not exist"
+            )));
         };
         bindings.push(policy::PolicyBinding {
             id: policy.id,
@@ -266,5 +292,9 @@ async fn validate(
         .iter()
         .find(|field| field.kind == FieldKind::Password)
         .map_or("", |field| field.name.as_str());
-    Ok(verdict.messages.into_iter().map(|message| FieldError::on(target, message)).collect())
+    Ok(verdict
+        .messages
+        .into_iter()
+        .map(|message| FieldError::on(target, message))
+        .collect())
 }

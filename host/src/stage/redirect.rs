@@ -25,7 +25,10 @@ pub(super) async fn show(
         None => config.to.clone(),
     };
     if !crate::flow::is_local_path(&target) {
-        return Err(FlowError::Misconfigured(format!("redirect target {:?} is not a local path", config.to)));
+        return Err(FlowError::Misconfigured(format!(
+            "redirect target {:?} is not a local path",
+            config.to
+        )));
     }
     Ok(StageStep::Done(StageOutcome::Redirect(target)))
 }

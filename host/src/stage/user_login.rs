@@ -25,7 +25,10 @@ pub struct UserLoginConfig {
 
 impl Default for UserLoginConfig {
     fn default() -> Self {
-        UserLoginConfig { session_seconds: default_session(), remember_seconds: default_remember() }
+        UserLoginConfig {
+            session_seconds: default_session(),
+            remember_seconds: default_remember(),
+        }
     }
 }
 
@@ -42,11 +45,20 @@ pub(super) async fn show(
     context: &mut FlowContext,
 ) -> Result<StageStep, FlowError> {
     let Some(user) = context.pending_user_id() else {
-        return Ok(StageStep::Done(StageOutcome::Deny("There is no account to sign in.".to_owned())));
+        return Ok(StageStep::Done(StageOutcome::Deny(
+            "There is no account to sign in.".to_owned(),
+        )));
     };
     let remember = context.remember_me
-        || context.prompt.get("remember_me").is_some_and(|value| value.as_bool() == Some(true));
-    let seconds = if remember { config.remember_seconds } else { config.session_seconds };
+        || context
+            .prompt
+            .get("remember_me")
+            .is_some_and(|value| value.as_bool() == Some(true));
+    let seconds = if remember {
+        config.remember_seconds
+    } else {
+        config.session_seconds
+    };
     let origin = SessionOrigin {
         client_ip: env.request.client_ip.map(|ip| ip.to_string()),
         user_agent: env.request.user_agent.clone(),
@@ -55,18 +67,31 @@ pub(super) async fn show(
     if let Some(old) = env.request.session {
         env.directory.end_session(old).await?;
     }
-    let (session, secret) = env.directory.start_session(user, seconds * 1000, &origin).await?;
+    let (session, secret) = env
+        .directory
+        .start_session(user, seconds * 1000, &origin)
+        .await?;
 
-    let audit = AuditContext { actor: format!("user:{user}"), client_ip: origin.client_ip.clone() };
-    let event = Event::new(&audit, env.directory.clock().now(), "login.success", Outcome::Success)
-        .target("user", user)
-        .detail("flow", env.flow)
-        .detail("methods", context.methods.clone())
-        .detail("session", session.id.to_string());
+    let audit = AuditContext {
+        actor: format!("user:{user}"),
+        client_ip: origin.client_ip.clone(),
+    };
+    let event = Event::new(
+        &audit,
+        env.directory.clock().now(),
+        "login.success",
+        Outcome::Success,
+    )
+    .target("user", user)
+    .detail("flow", env.flow)
+    .detail("methods", context.methods.clone())
+    .detail("session", session.id.to_string());
     let mut tx = env.directory.store().begin().await?;
     store::events::insert(tx.conn(), &event).await?;
     tx.commit().await?;
 
     let max_age = remember.then_some(seconds);
-    Ok(StageStep::Done(StageOutcome::Continue(vec![Effect::StartSession { secret, max_age }])))
+    Ok(StageStep::Done(StageOutcome::Continue(vec![
+        Effect::StartSession { secret, max_age },
+    ])))
 }

@@ -20,10 +20,21 @@ pub(super) async fn show(
 ) -> Result<StageStep, FlowError> {
     if let Some(session) = env.request.session {
         env.directory.end_session(session).await?;
-        let actor = env.request.user.map_or_else(|| "anonymous".to_owned(), |user| format!("user:{user}"));
-        let audit = AuditContext { actor, client_ip: env.request.client_ip.map(|ip| ip.to_string()) };
-        let mut event = Event::new(&audit, env.directory.clock().now(), "logout", Outcome::Success)
-            .detail("session", session.to_string());
+        let actor = env
+            .request
+            .user
+            .map_or_else(|| "anonymous".to_owned(), |user| format!("user:{user}"));
+        let audit = AuditContext {
+            actor,
+            client_ip: env.request.client_ip.map(|ip| ip.to_string()),
+        };
+        let mut event = Event::new(
+            &audit,
+            env.directory.clock().now(),
+            "logout",
+            Outcome::Success,
+        )
+        .detail("session", session.to_string());
         if let Some(user) = env.request.user {
             event = event.target("user", user);
         }
@@ -31,5 +42,7 @@ pub(super) async fn show(
         store::events::insert(tx.conn(), &event).await?;
         tx.commit().await?;
     }
-    Ok(StageStep::Done(StageOutcome::Continue(vec![Effect::EndSession])))
+    Ok(StageStep::Done(StageOutcome::Continue(vec![
+        Effect::EndSession,
+    ])))
 }

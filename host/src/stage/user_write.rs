@@ -16,7 +16,9 @@ use crate::identity::user::UserType;
 use crate::store::Taken;
 
 /// Whether the stage may create users.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum WriteMode {
     /// Create a user when there is no pending user, else update it.
@@ -45,7 +47,14 @@ pub struct UserWriteConfig {
 
 /// Prompt names with a meaning of their own; other answers become
 /// attributes.
-const RESERVED: &[&str] = &["username", "email", "name", "password", "identifier", "remember_me"];
+const RESERVED: &[&str] = &[
+    "username",
+    "email",
+    "name",
+    "password",
+    "identifier",
+    "remember_me",
+];
 
 pub(super) async fn show(
     config: &UserWriteConfig,
@@ -56,17 +65,24 @@ pub(super) async fn show(
         Some(user) => format!("user:{user}"),
         None => "enrollment".to_owned(),
     };
-    let audit = AuditContext { actor, client_ip: env.request.client_ip.map(|ip| ip.to_string()) };
+    let audit = AuditContext {
+        actor,
+        client_ip: env.request.client_ip.map(|ip| ip.to_string()),
+    };
     let prompt = context.prompt.clone();
     let text = |name: &str| prompt.get(name).and_then(Value::as_str).map(str::to_owned);
     let password = text("password").map(secrecy::SecretString::from);
 
     let result = match (config.mode, context.pending_user_id()) {
         (WriteMode::Update, None) => {
-            return Ok(StageStep::Done(StageOutcome::Deny("There is no account to update.".to_owned())));
+            return Ok(StageStep::Done(StageOutcome::Deny(
+                "There is no account to update.".to_owned(),
+            )));
         }
         (WriteMode::Create, Some(_)) => {
-            return Ok(StageStep::Done(StageOutcome::Deny("You have an account already.".to_owned())));
+            return Ok(StageStep::Done(StageOutcome::Deny(
+                "You have an account already.".to_owned(),
+            )));
         }
         (_, Some(user)) => {
             let update = UpdateUser {
@@ -80,7 +96,9 @@ pub(super) async fn show(
         }
         (_, None) => {
             let Some(username) = text("username") else {
-                return Err(FlowError::Misconfigured("user write needs a username prompt".to_owned()));
+                return Err(FlowError::Misconfigured(
+                    "user write needs a username prompt".to_owned(),
+                ));
             };
             let input = CreateUser {
                 email: text("email"),
@@ -101,17 +119,26 @@ pub(super) async fn show(
                 _ => "username",
             };
             let message = IdentityError::Conflict(taken).to_string();
-            let message = message.split_once(": ").map_or(message.as_str(), |(_, text)| text).to_owned();
-            return Ok(StageStep::Done(StageOutcome::RetryPrevious(vec![FieldError::on(field, message)])));
+            let message = message
+                .split_once(": ")
+                .map_or(message.as_str(), |(_, text)| text)
+                .to_owned();
+            return Ok(StageStep::Done(StageOutcome::RetryPrevious(vec![
+                FieldError::on(field, message),
+            ])));
         }
         Err(IdentityError::Invalid { field, message }) => {
-            return Ok(StageStep::Done(StageOutcome::RetryPrevious(vec![FieldError::on(field, message)])));
+            return Ok(StageStep::Done(StageOutcome::RetryPrevious(vec![
+                FieldError::on(field, message),
+            ])));
         }
         Err(error) => return Err(error.into()),
     };
     for name in &config.groups {
         let Some(group) = env.directory.group_named(name).await? else {
-            return Err(FlowError::Misconfigured(format!("user write group {name:?} does not exist")));
+            return Err(FlowError::Misconfigured(format!(
+                "user write group {name:?} does not exist"
+            )));
         };
         env.directory.add_member(&audit, group.id, user.id).await?;
     }

@@ -71,7 +71,8 @@ pub async fn find(
     Ok(Some(Execution {
         id: uuid_column(row.try_get("id")?)?,
         slug: row.try_get("flow_slug")?,
-        state: serde_json::from_str(&state).map_err(|error| StoreError::Corrupt(error.to_string()))?,
+        state: serde_json::from_str(&state)
+            .map_err(|error| StoreError::Corrupt(error.to_string()))?,
         version: row.try_get("version")?,
     }))
 }
@@ -106,7 +107,10 @@ pub async fn update(
 /// # Errors
 /// A database failure.
 pub async fn delete(conn: &mut AnyConnection, id: Uuid) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM flow_executions WHERE id = $1").bind(id.to_string()).execute(conn).await?;
+    sqlx::query("DELETE FROM flow_executions WHERE id = $1")
+        .bind(id.to_string())
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
@@ -121,12 +125,14 @@ pub async fn rebind(
     browser_hash: &str,
     expires_at: Millis,
 ) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM flow_executions WHERE browser_hash = $1 AND flow_slug = $2 AND id <> $3")
-        .bind(browser_hash)
-        .bind(slug)
-        .bind(id.to_string())
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(
+        "DELETE FROM flow_executions WHERE browser_hash = $1 AND flow_slug = $2 AND id <> $3",
+    )
+    .bind(browser_hash)
+    .bind(slug)
+    .bind(id.to_string())
+    .execute(&mut *conn)
+    .await?;
     sqlx::query("UPDATE flow_executions SET browser_hash = $2, expires_at = $3 WHERE id = $1")
         .bind(id.to_string())
         .bind(browser_hash)
@@ -194,7 +200,8 @@ pub async fn consume_token(
     Ok(Some(Execution {
         id: uuid_column(row.try_get("id")?)?,
         slug: row.try_get("flow_slug")?,
-        state: serde_json::from_str(&state).map_err(|error| StoreError::Corrupt(error.to_string()))?,
+        state: serde_json::from_str(&state)
+            .map_err(|error| StoreError::Corrupt(error.to_string()))?,
         version: row.try_get("version")?,
     }))
 }

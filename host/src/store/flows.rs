@@ -43,7 +43,10 @@ pub async fn load(conn: &mut AnyConnection, slug: &str) -> Result<Option<Flow>, 
     .bind(id.to_string())
     .fetch_all(&mut *conn)
     .await?;
-    let bindings = rows.iter().map(binding_from_row).collect::<Result<Vec<_>, _>>()?;
+    let bindings = rows
+        .iter()
+        .map(binding_from_row)
+        .collect::<Result<Vec<_>, _>>()?;
     let policy_mode: String = row.try_get("policy_mode")?;
     Ok(Some(Flow {
         id,
@@ -64,10 +67,17 @@ fn binding_from_row(row: &AnyRow) -> Result<StageBinding, StoreError> {
     Ok(StageBinding {
         id: uuid_column(row.try_get("id")?)?,
         position: row.try_get("position")?,
-        stage: Stage { id: uuid_column(row.try_get("stage_id")?)?, name: stage_name, config },
+        stage: Stage {
+            id: uuid_column(row.try_get("stage_id")?)?,
+            name: stage_name,
+            config,
+        },
         evaluate_on_plan: flag(row.try_get("evaluate_on_plan")?),
         re_evaluate: flag(row.try_get("re_evaluate")?),
-        invalid_response: enum_column::<InvalidResponse>(row.try_get("invalid_response")?, "invalid response")?,
+        invalid_response: enum_column::<InvalidResponse>(
+            row.try_get("invalid_response")?,
+            "invalid response",
+        )?,
         policy_mode: PolicyMode::parse(&policy_mode)
             .ok_or_else(|| StoreError::Corrupt(format!("unknown policy mode {policy_mode:?}")))?,
     })
@@ -95,11 +105,16 @@ pub async fn policy_bindings(
     rows.iter()
         .map(|row| {
             let name: String = row.try_get("policy_name")?;
-            let config: PolicyConfig = parse(row.try_get("policy_config")?, &format!("policy {name}"))?;
+            let config: PolicyConfig =
+                parse(row.try_get("policy_config")?, &format!("policy {name}"))?;
             let timeout_ms: i64 = row.try_get("timeout_ms")?;
             Ok(PolicyBinding {
                 id: uuid_column(row.try_get("id")?)?,
-                policy: Policy { id: uuid_column(row.try_get("policy_id")?)?, name, config },
+                policy: Policy {
+                    id: uuid_column(row.try_get("policy_id")?)?,
+                    name,
+                    config,
+                },
                 position: row.try_get("position")?,
                 negate: flag(row.try_get("negate")?),
                 timeout: Duration::from_millis(u64::try_from(timeout_ms).unwrap_or(0)),
@@ -114,7 +129,10 @@ pub async fn policy_bindings(
 ///
 /// # Errors
 /// A database failure or a stored policy that does not fit its type.
-pub async fn policy_named(conn: &mut AnyConnection, name: &str) -> Result<Option<Policy>, StoreError> {
+pub async fn policy_named(
+    conn: &mut AnyConnection,
+    name: &str,
+) -> Result<Option<Policy>, StoreError> {
     let row = sqlx::query("SELECT id, name, config FROM policies WHERE name = $1")
         .bind(name)
         .fetch_optional(conn)
@@ -124,5 +142,9 @@ pub async fn policy_named(conn: &mut AnyConnection, name: &str) -> Result<Option
     };
     let name: String = row.try_get("name")?;
     let config: PolicyConfig = parse(row.try_get("config")?, &format!("policy {name}"))?;
-    Ok(Some(Policy { id: uuid_column(row.try_get("id")?)?, name, config }))
+    Ok(Some(Policy {
+        id: uuid_column(row.try_get("id")?)?,
+        name,
+        config,
+    }))
 }

@@ -141,7 +141,10 @@ pub async fn ancestors(conn: &mut AnyConnection, id: GroupId) -> Result<Vec<Grou
 ///
 /// # Errors
 /// A database failure.
-pub async fn lock_hierarchy(conn: &mut AnyConnection, backend: super::Backend) -> Result<(), StoreError> {
+pub async fn lock_hierarchy(
+    conn: &mut AnyConnection,
+    backend: super::Backend,
+) -> Result<(), StoreError> {
     if backend == super::Backend::Postgres {
         sqlx::query("SELECT 1 AS locked FROM (SELECT pg_advisory_xact_lock(7345001)) AS held")
             .execute(conn)

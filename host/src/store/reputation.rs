@@ -13,7 +13,12 @@ pub const WINDOW: Millis = 15 * 60 * 1000;
 ///
 /// # Errors
 /// A database failure.
-pub async fn score(conn: &mut AnyConnection, kind: &str, key: &str, now: Millis) -> Result<i64, StoreError> {
+pub async fn score(
+    conn: &mut AnyConnection,
+    kind: &str,
+    key: &str,
+    now: Millis,
+) -> Result<i64, StoreError> {
     let row = sqlx::query(
         "SELECT score FROM reputation WHERE key_kind = $1 AND key_value = $2 AND updated_at > $3",
     )

@@ -77,6 +77,9 @@ pub async fn touch(conn: &mut AnyConnection, id: Uuid, at: Millis) -> Result<(),
 /// # Errors
 /// A database failure.
 pub async fn delete(conn: &mut AnyConnection, id: Uuid) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM sessions WHERE id = $1").bind(id.to_string()).execute(conn).await?;
+    sqlx::query("DELETE FROM sessions WHERE id = $1")
+        .bind(id.to_string())
+        .execute(conn)
+        .await?;
     Ok(())
 }

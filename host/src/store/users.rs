@@ -152,7 +152,10 @@ pub async fn find_by_username(
 ///
 /// # Errors
 /// A database failure.
-pub async fn password_hash(conn: &mut AnyConnection, id: UserId) -> Result<Option<String>, StoreError> {
+pub async fn password_hash(
+    conn: &mut AnyConnection,
+    id: UserId,
+) -> Result<Option<String>, StoreError> {
     let row = sqlx::query("SELECT password_hash FROM users WHERE id = $1")
         .bind(id.to_string())
         .fetch_optional(conn)

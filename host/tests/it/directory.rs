@@ -124,10 +124,22 @@ async fn users_filter_and_page_by_username() {
         let found = directory.users(&by_email).await.unwrap();
         assert_eq!(found.len(), 1, "{}", db.backend);
         assert_eq!(found[0].username, "dave");
-        let wildcard = UserFilterQuery { username: Some("%".to_owned()), ..Default::default() };
-        assert!(directory.users(&wildcard).await.unwrap().is_empty(), "% is literal");
-        let underscore = UserFilterQuery { username: Some("a_i".to_owned()), ..Default::default() };
-        assert!(directory.users(&underscore).await.unwrap().is_empty(), "_ is literal");
+        let wildcard = UserFilterQuery {
+            username: Some("%".to_owned()),
+            ..Default::default()
+        };
+        assert!(
+            directory.users(&wildcard).await.unwrap().is_empty(),
+            "% is literal"
+        );
+        let underscore = UserFilterQuery {
+            username: Some("a_i".to_owned()),
+            ..Default::default()
+        };
+        assert!(
+            directory.users(&underscore).await.unwrap().is_empty(),
+            "_ is literal"
+        );
     }
 }
 

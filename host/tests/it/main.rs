@@ -10,5 +10,10 @@
 )]
 #![allow(missing_docs, reason = "tests")]
 
+mod bad_input;
+mod blueprints;
+mod cli;
 mod directory;
+mod flows;
+mod server;
 mod support;

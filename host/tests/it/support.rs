@@ -1,5 +1,10 @@
-//! Test support: databases on both engines and the real `castellan` binary
-//! started on a free port.
+//! Test support: databases on both engines, the real `castellan` binary
+//! started on a free port, an HTTP client for it, and a TCP forwarder that
+//! can cut a server off its database.
+
+mod forwarder;
+
+pub use forwarder::Forwarder;
 
 use std::io::Read as _;
 use std::net::TcpListener;
@@ -15,6 +20,9 @@ use tempfile::TempDir;
 
 /// The variable that names the PostgreSQL server for tests.
 pub const POSTGRES_ENV: &str = "CASTELLAN_TEST_POSTGRES_URL";
+
+/// The admin API token that `Server::with_admin` bootstraps.
+pub const ADMIN_TOKEN: &str = "it-bootstrap-admin-token";
 
 /// A database of its own for one test: a SQLite file in a temporary folder,
 /// or a fresh schema on the test PostgreSQL server, dropped at the end.
@@ -94,13 +102,36 @@ impl Drop for TestDb {
                 .enable_all()
                 .build()
                 .unwrap();
-            runtime.block_on(run_admin_sql(
-                &base,
-                &format!("DROP SCHEMA IF EXISTS {schema} CASCADE"),
-            ));
+            runtime.block_on(drop_schema(&base, &schema));
         })
         .join();
     }
+}
+
+/// Drops a test's schema. The test's own pool may still hold a session in a
+/// transaction whose rollback waits for the runtime this drop blocks; such
+/// sessions are ended rather than waited for, which would be forever.
+async fn drop_schema(url: &str, schema: &str) {
+    use sqlx::Connection as _;
+    use sqlx::Executor as _;
+    let mut conn = sqlx::PgConnection::connect(url)
+        .await
+        .expect("connect to the test PostgreSQL");
+    conn.execute("SET lock_timeout = '1s'").await.unwrap();
+    let drop = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
+    let holders = format!(
+        "SELECT pg_terminate_backend(l.pid) FROM pg_locks l \
+         JOIN pg_class c ON c.oid = l.relation \
+         JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE n.nspname = '{schema}' AND l.pid <> pg_backend_pid()"
+    );
+    for _ in 0..10 {
+        if conn.execute(drop.as_str()).await.is_ok() {
+            return;
+        }
+        conn.execute(holders.as_str()).await.unwrap();
+    }
+    eprintln!("could not drop the test schema {schema}");
 }
 
 async fn run_admin_sql(url: &str, sql: &str) {
@@ -140,6 +171,14 @@ impl Server {
     /// in `db`'s folder as working directory, and waits until it is live.
     pub fn start(db: &TestDb, env: &[(&str, &str)]) -> Server {
         Server::start_on(db, free_port(), env)
+    }
+
+    /// Starts the binary with `ADMIN_TOKEN` bootstrapped for the user
+    /// `admin`, and extra environment.
+    pub fn with_admin(db: &TestDb, env: &[(&str, &str)]) -> Server {
+        let mut all = vec![("CASTELLAN_BOOTSTRAP_TOKEN", ADMIN_TOKEN)];
+        all.extend_from_slice(env);
+        Server::start(db, &all)
     }
 
     pub fn start_on(db: &TestDb, port: u16, env: &[(&str, &str)]) -> Server {
@@ -206,11 +245,32 @@ impl Server {
         format!("{}\n{}", read(&self.stdout), read(&self.stderr))
     }
 
+    /// Standard output so far (where the setup link goes).
+    pub fn stdout_text(&self) -> String {
+        read(&self.stdout)
+    }
+
+    /// Standard error so far (the structured logs).
+    pub fn stderr_text(&self) -> String {
+        read(&self.stderr)
+    }
+
     /// Sends SIGTERM and waits for the exit status.
     pub fn stop(&mut self) -> std::process::ExitStatus {
-        let mut child = self.child.take().expect("running");
+        self.terminate();
+        self.wait_exit()
+    }
+
+    /// Sends SIGTERM without waiting.
+    pub fn terminate(&self) {
+        let child = self.child.as_ref().expect("running");
         let pid = child.id().to_string();
         let _ = Command::new("kill").args(["-TERM", &pid]).status();
+    }
+
+    /// Waits up to 30 s for the process to exit, then kills it.
+    pub fn wait_exit(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("running");
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Some(status) = child.try_wait().unwrap() {
@@ -224,14 +284,114 @@ impl Server {
         }
     }
 
-    /// An HTTP client with the given bearer token.
+    /// An HTTP client that gives up after 30 s rather than hang a test.
     pub fn client(&self) -> reqwest::Client {
-        reqwest::Client::new()
+        reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap()
     }
 
     /// Runs `castellan admin ...` against this server with `token`.
     pub fn admin(&self, token: &str, args: &[&str]) -> CliOutput {
         cli(&self.url, token, args, None)
+    }
+
+    /// A request to `path` on this server, with a bearer token if given.
+    pub fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+    ) -> reqwest::RequestBuilder {
+        let request = self.client().request(method, format!("{}{path}", self.url));
+        match token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+    }
+
+    /// `GET path` without a token.
+    pub async fn get_open(&self, path: &str) -> Reply {
+        Reply::of(self.request(reqwest::Method::GET, path, None)).await
+    }
+
+    /// `GET path` with a bearer token.
+    pub async fn get(&self, path: &str, token: &str) -> Reply {
+        Reply::of(self.request(reqwest::Method::GET, path, Some(token))).await
+    }
+
+    /// `POST path` with a JSON body and a bearer token.
+    pub async fn post(&self, path: &str, token: &str, body: &serde_json::Value) -> Reply {
+        Reply::of(
+            self.request(reqwest::Method::POST, path, Some(token))
+                .json(body),
+        )
+        .await
+    }
+
+    /// `PATCH path` with a JSON body and a bearer token.
+    pub async fn patch(&self, path: &str, token: &str, body: &serde_json::Value) -> Reply {
+        Reply::of(
+            self.request(reqwest::Method::PATCH, path, Some(token))
+                .json(body),
+        )
+        .await
+    }
+
+    /// `DELETE path` with a bearer token.
+    pub async fn delete(&self, path: &str, token: &str) -> Reply {
+        Reply::of(self.request(reqwest::Method::DELETE, path, Some(token))).await
+    }
+
+    /// Creates a user through the API and returns its id.
+    pub async fn create_user(&self, token: &str, body: serde_json::Value) -> String {
+        let reply = self.post("/api/v1/users", token, &body).await;
+        assert_eq!(reply.status, 201, "create user {body}: {}", reply.text);
+        reply.json()["id"].as_str().unwrap().to_owned()
+    }
+
+    /// How many users and audit events the server holds.
+    pub async fn counts(&self, token: &str) -> (usize, usize) {
+        let users = self.get("/api/v1/users?limit=500", token).await;
+        let events = self.get("/api/v1/events?limit=500", token).await;
+        assert_eq!(users.status, 200, "{}", users.text);
+        assert_eq!(events.status, 200, "{}", events.text);
+        let count = |reply: &Reply| reply.json()["items"].as_array().unwrap().len();
+        (count(&users), count(&events))
+    }
+}
+
+/// One HTTP answer, read whole.
+pub struct Reply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub text: String,
+}
+
+impl Reply {
+    /// Sends `request` and reads the answer.
+    pub async fn of(request: reqwest::RequestBuilder) -> Reply {
+        let response = request.send().await.expect("send request");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.expect("read body");
+        Reply {
+            status,
+            headers,
+            text,
+        }
+    }
+
+    /// The body as JSON; fails the test when it is not.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.text)
+            .unwrap_or_else(|error| panic!("not JSON ({error}): {}", self.text))
+    }
+
+    /// A header as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|value| value.to_str().ok())
     }
 }
 
@@ -271,6 +431,25 @@ pub fn cli(url: &str, token: &str, args: &[&str], stdin: Option<&str>) -> CliOut
     }
     drop(input);
     let output = child.wait_with_output().unwrap();
+    CliOutput {
+        success: output.status.success(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// Runs `castellan ARGS` with only `env` (and `PATH`) set.
+pub fn castellan(args: &[&str], env: &[(&str, &str)]) -> CliOutput {
+    let mut command = Command::new(binary());
+    command
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .stdin(Stdio::null());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let output = command.output().unwrap();
     CliOutput {
         success: output.status.success(),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
