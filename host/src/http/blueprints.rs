@@ -32,7 +32,7 @@ pub(super) async fn apply(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Report>, ApiError> {
-    let body = body.map_err(|rejection| ApiError::invalid("body", rejection.body_text()))?;
+    let body = body.map_err(ApiError::from)?;
     let text = std::str::from_utf8(&body)
         .map_err(|_| ApiError::invalid("body", "the blueprint must be UTF-8 text"))?;
     let blueprint = parse(&headers, text)?;
