@@ -111,6 +111,10 @@ pub(super) async fn show(
             env.directory.create_user(&audit, input).await
         }
     };
+    // The password is stored now, or the prompt asks for it again: either
+    // way the flow forgets it, so it never rests in the saved execution.
+    context.prompt.remove("password");
+    context.prompt.retain(|name, _| !name.ends_with("_confirm"));
     let user = match result {
         Ok(user) => user,
         Err(IdentityError::Conflict(taken)) => {
@@ -143,9 +147,6 @@ pub(super) async fn show(
         env.directory.add_member(&audit, group.id, user.id).await?;
     }
     context.pending_user = Some(user.id.0);
-    // The password is stored now; the flow forgets it.
-    context.prompt.remove("password");
-    context.prompt.retain(|name, _| !name.ends_with("_confirm"));
     Ok(StageStep::Done(StageOutcome::next()))
 }
 

@@ -56,6 +56,93 @@ fn assert_error(reply: &Reply, status: u16, code: &str, case: &str) {
     }
 }
 
+/// Requests the admin API refuses without writing anything, one a line:
+/// case | caller | method and path under `/api/v1` | content type | body |
+/// status | code.
+/// `-` means none, `json` is `application/json`; `{me}`, `{admin_group}`,
+/// `{unknown}` and `{big}` (a body over the 1 KiB limit) are filled in.
+const REFUSED: &str = r#"
+malformed JSON | admin | POST /users | json | {"username": | 400 | invalid_request
+wrong field type | admin | POST /users | json | {"username": 42} | 400 | invalid_request
+flag type | admin | POST /users | json | {"username":"x","active":"yes"} | 400 | invalid_request
+unknown field | admin | POST /users | json | {"username":"x","bogus":1} | 400 | invalid_request
+missing field | admin | POST /users | json | {"email":"x@example.org"} | 400 | invalid_request
+not an object | admin | POST /users | json | [] | 400 | invalid_request
+invalid email | admin | POST /users | json | {"username":"x","email":"nope"} | 400 | invalid_request
+empty username | admin | POST /users | json | {"username":""} | 400 | invalid_request
+non-UUID id | admin | GET /users/not-a-uuid | - | - | 400 | invalid_request
+non-UUID id on PATCH | admin | PATCH /users/42 | json | {} | 400 | invalid_request
+bad query value | admin | GET /users?limit=many | - | - | 400 | invalid_request
+unknown query key | admin | GET /users?bogus=1 | - | - | 400 | invalid_request
+token expiry | admin | POST /tokens | json | {"name":"t","expires_at":"x"} | 400 | invalid_request
+deleting the admin group | admin | DELETE /groups/{admin_group} | - | - | 400 | invalid_request
+deleting yourself | admin | DELETE /users/{me} | - | - | 400 | invalid_request
+body over the limit | admin | POST /users | json | {big} | 413 | payload_too_large
+text body | admin | POST /users | text/plain | {"username":"x"} | 415 | unsupported_media_type
+no content type | admin | POST /users | - | {"username":"x"} | 415 | unsupported_media_type
+unknown user | admin | GET /users/{unknown} | - | - | 404 | not_found
+unknown group | admin | GET /groups/{unknown} | - | - | 404 | not_found
+unknown group's members | admin | GET /groups/{unknown}/members | - | - | 404 | not_found
+unknown token | admin | DELETE /tokens/{unknown} | - | - | 404 | not_found
+unknown endpoint | admin | GET /nothing-here | - | - | 404 | not_found
+missing token | none | GET /users | - | - | 401 | unauthorized
+wrong token | wrong | GET /users | - | - | 401 | unauthorized
+basic credentials | basic | GET /users | - | - | 401 | unauthorized
+user token listing users | user | GET /users | - | - | 403 | forbidden
+user token creating a user | user | POST /users | json | {"username":"x"} | 403 | forbidden
+user token reading events | user | GET /events | - | - | 403 | forbidden
+user admin token | user | POST /tokens | json | {"name":"x","scope":"admin"} | 403 | forbidden
+"#;
+
+/// What the refused cases refer to.
+struct Fixture {
+    me: String,
+    admin_group: String,
+    unknown: String,
+    user_token: String,
+}
+
+impl Fixture {
+    /// The request of one `REFUSED` line.
+    fn request(
+        &self,
+        server: &Server,
+        who: &str,
+        call: &str,
+        content_type: &str,
+        body: &str,
+    ) -> reqwest::RequestBuilder {
+        let (method, path) = call.split_once(' ').unwrap();
+        let method = Method::from_bytes(method.as_bytes()).unwrap();
+        let path = format!("/api/v1{path}")
+            .replace("{me}", &self.me)
+            .replace("{admin_group}", &self.admin_group)
+            .replace("{unknown}", &self.unknown);
+        let token = match who {
+            "admin" => Some(ADMIN_TOKEN),
+            "user" => Some(self.user_token.as_str()),
+            "wrong" => Some("wrong-token"),
+            _ => None,
+        };
+        let mut request = server.request(method, &path, token);
+        if who == "basic" {
+            request = request.basic_auth("admin", Some("x"));
+        }
+        match content_type {
+            "-" => {}
+            "json" => request = request.header("content-type", JSON),
+            other => request = request.header("content-type", other),
+        }
+        if body == "{big}" {
+            let big = json!({"username": "big", "display_name": "x".repeat(2048)});
+            request = request.body(big.to_string());
+        } else if body != "-" {
+            request = request.body(body.to_owned());
+        }
+        request
+    }
+}
+
 fn id_of(reply: &Reply) -> String {
     reply.json()["id"].as_str().unwrap().to_owned()
 }
@@ -72,7 +159,6 @@ async fn refused_requests_answer_with_stable_codes_and_write_nothing() {
         let backend = db.backend;
         let server = Server::with_admin(&db, &[("CASTELLAN_HTTP__MAX_BODY_BYTES", "1024")]);
         let me = server.get("/api/v1/me", ADMIN_TOKEN).await;
-        let myself = id_of(&me);
         let admins = server
             .get("/api/v1/groups?name=castellan-admins", ADMIN_TOKEN)
             .await;
@@ -83,213 +169,33 @@ async fn refused_requests_answer_with_stable_codes_and_write_nothing() {
         let token = json!({"name": "t", "user": ada});
         let user_token = server.post("/api/v1/tokens", ADMIN_TOKEN, &token).await;
         let user_token = user_token.json()["secret"].as_str().unwrap().to_owned();
-        let unknown = uuid::Uuid::new_v4();
         let before = server.counts(ADMIN_TOKEN).await;
 
-        let admin = |method: Method, path: &str| server.request(method, path, Some(ADMIN_TOKEN));
-        let post = |body: &str, content_type: &str| {
-            admin(Method::POST, "/api/v1/users")
-                .header("content-type", content_type)
-                .body(body.to_owned())
+        let fixture = Fixture {
+            me: id_of(&me),
+            admin_group: admin_group.clone(),
+            unknown: uuid::Uuid::new_v4().to_string(),
+            user_token,
         };
-        let big = json!({"username": "big", "display_name": "x".repeat(2048)}).to_string();
-        let cases = [
-            (
-                "malformed JSON",
-                post("{\"username\": ", JSON),
-                400,
-                "invalid_request",
-            ),
-            (
-                "wrong field type",
-                post(r#"{"username": 42}"#, JSON),
-                400,
-                "invalid_request",
-            ),
-            (
-                "wrong flag type",
-                post(r#"{"username": "x", "active": "yes"}"#, JSON),
-                400,
-                "invalid_request",
-            ),
-            (
-                "unknown field",
-                post(r#"{"username":"x","bogus":1}"#, JSON),
-                400,
-                "invalid_request",
-            ),
-            (
-                "missing field",
-                post(r#"{"email":"x@example.org"}"#, JSON),
-                400,
-                "invalid_request",
-            ),
-            ("not an object", post("[]", JSON), 400, "invalid_request"),
-            (
-                "invalid email",
-                post(r#"{"username":"x","email":"nope"}"#, JSON),
-                400,
-                "invalid_request",
-            ),
-            (
-                "empty username",
-                post(r#"{"username":""}"#, JSON),
-                400,
-                "invalid_request",
-            ),
-            (
-                "body over the limit",
-                post(&big, JSON),
-                413,
-                "payload_too_large",
-            ),
-            (
-                "wrong content type",
-                post(r#"{"username":"x"}"#, "text/plain"),
-                415,
-                "unsupported_media_type",
-            ),
-            (
-                "no content type",
-                admin(Method::POST, "/api/v1/users").body(r#"{"username":"x"}"#),
-                415,
-                "unsupported_media_type",
-            ),
-            (
-                "non-UUID id",
-                admin(Method::GET, "/api/v1/users/not-a-uuid"),
-                400,
-                "invalid_request",
-            ),
-            (
-                "non-UUID id on PATCH",
-                admin(Method::PATCH, "/api/v1/users/42").json(&json!({"display_name": "x"})),
-                400,
-                "invalid_request",
-            ),
-            (
-                "bad query value",
-                admin(Method::GET, "/api/v1/users?limit=many"),
-                400,
-                "invalid_request",
-            ),
-            (
-                "unknown query key",
-                admin(Method::GET, "/api/v1/users?bogus=1"),
-                400,
-                "invalid_request",
-            ),
-            (
-                "bad token expiry",
-                admin(Method::POST, "/api/v1/tokens")
-                    .json(&json!({"name": "t", "expires_at": "tomorrow"})),
-                400,
-                "invalid_request",
-            ),
-            (
-                "unknown user",
-                admin(Method::GET, &format!("/api/v1/users/{unknown}")),
-                404,
-                "not_found",
-            ),
-            (
-                "unknown group",
-                admin(Method::GET, &format!("/api/v1/groups/{unknown}")),
-                404,
-                "not_found",
-            ),
-            (
-                "unknown group's members",
-                admin(Method::GET, &format!("/api/v1/groups/{unknown}/members")),
-                404,
-                "not_found",
-            ),
-            (
-                "unknown token",
-                admin(Method::DELETE, &format!("/api/v1/tokens/{unknown}")),
-                404,
-                "not_found",
-            ),
-            (
-                "unknown endpoint",
-                admin(Method::GET, "/api/v1/nothing-here"),
-                404,
-                "not_found",
-            ),
-            (
-                "missing token",
-                server.request(Method::GET, "/api/v1/users", None),
-                401,
-                "unauthorized",
-            ),
-            (
-                "wrong token",
-                server.request(Method::GET, "/api/v1/users", Some("wrong")),
-                401,
-                "unauthorized",
-            ),
-            (
-                "basic credentials",
-                server
-                    .request(Method::GET, "/api/v1/users", None)
-                    .basic_auth("admin", Some("x")),
-                401,
-                "unauthorized",
-            ),
-            (
-                "user token listing users",
-                server.request(Method::GET, "/api/v1/users", Some(&user_token)),
-                403,
-                "forbidden",
-            ),
-            (
-                "user token creating a user",
-                server
-                    .request(Method::POST, "/api/v1/users", Some(&user_token))
-                    .json(&json!({"username": "x"})),
-                403,
-                "forbidden",
-            ),
-            (
-                "user token reading events",
-                server.request(Method::GET, "/api/v1/events", Some(&user_token)),
-                403,
-                "forbidden",
-            ),
-            (
-                "user token making an admin token",
-                server
-                    .request(Method::POST, "/api/v1/tokens", Some(&user_token))
-                    .json(&json!({"name": "x", "scope": "admin"})),
-                403,
-                "forbidden",
-            ),
-            (
-                "deleting the admin group",
-                admin(Method::DELETE, &format!("/api/v1/groups/{admin_group}")),
-                400,
-                "invalid_request",
-            ),
-            (
-                "deleting yourself",
-                admin(Method::DELETE, &format!("/api/v1/users/{myself}")),
-                400,
-                "invalid_request",
-            ),
-        ];
-        for (case, request, status, code) in cases {
+        for line in REFUSED.lines().filter(|line| !line.trim().is_empty()) {
+            let fields: Vec<&str> = line.split(" | ").map(str::trim).collect();
+            let [case, who, call, content_type, body, status, code] = fields[..] else {
+                panic!("bad case line: {line}");
+            };
+            let request = fixture.request(&server, who, call, content_type, body);
             let case = format!("{backend}: {case}");
             let reply = Reply::of(request).await;
-            assert_error(&reply, status, code, &case);
-            assert_eq!(
-                server.counts(ADMIN_TOKEN).await,
-                before,
-                "{case} wrote something"
-            );
+            assert_error(&reply, status.parse().unwrap(), code, &case);
+            let after = server.counts(ADMIN_TOKEN).await;
+            assert_eq!(after, before, "{case} wrote something");
         }
 
+        let post = |body: &str| {
+            let request = server.request(Method::POST, "/api/v1/users", Some(ADMIN_TOKEN));
+            request.header("content-type", JSON).body(body.to_owned())
+        };
         // The field at fault is named where there is one.
-        let reply = Reply::of(post(r#"{"username":"x","email":"nope"}"#, JSON)).await;
+        let reply = Reply::of(post(r#"{"username":"x","email":"nope"}"#)).await;
         assert_eq!(reply.json()["error"]["field"], "email", "{backend}");
         let reply = server
             .delete(&format!("/api/v1/groups/{admin_group}"), ADMIN_TOKEN)

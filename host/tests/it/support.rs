@@ -255,6 +255,21 @@ impl Server {
         read(&self.stderr)
     }
 
+    /// Waits until the JSON logs hold a line matching `wanted`; fails the
+    /// test after 20 s.
+    pub async fn wait_for_log(&self, what: &str, wanted: impl Fn(&serde_json::Value) -> bool) {
+        let found = eventually(Duration::from_secs(20), async || {
+            // A line being written is not JSON yet; it is read next time.
+            let text = self.stderr_text();
+            let mut lines = text
+                .lines()
+                .filter_map(|line| serde_json::from_str(line).ok());
+            lines.any(|line| wanted(&line))
+        })
+        .await;
+        assert!(found, "no log line {what}:\n{}", self.logs());
+    }
+
     /// Sends SIGTERM and waits for the exit status.
     pub fn stop(&mut self) -> std::process::ExitStatus {
         self.terminate();
@@ -436,6 +451,28 @@ pub fn cli(url: &str, token: &str, args: &[&str], stdin: Option<&str>) -> CliOut
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     }
+}
+
+/// Every line of `text` as JSON; fails on a line that is not.
+pub fn json_lines(text: &str) -> Vec<serde_json::Value> {
+    text.lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| {
+            serde_json::from_str(line).unwrap_or_else(|error| panic!("not JSON ({error}): {line}"))
+        })
+        .collect()
+}
+
+/// Polls `check` every 100 ms until it holds or `limit` passes.
+pub async fn eventually<F: AsyncFnMut() -> bool>(limit: Duration, mut check: F) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
 }
 
 /// Runs `castellan ARGS` with only `env` (and `PATH`) set.

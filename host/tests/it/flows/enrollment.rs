@@ -101,6 +101,14 @@ async fn enrollment_on(db: &TestDb) {
         !taken.to_string().contains(STRONG_PASSWORD),
         "{backend}: {taken}"
     );
+    // Nor does the server keep it: the password is asked again, so the
+    // stored run must not hold it in clear.
+    for state in stored_executions(db).await {
+        assert!(
+            !state.contains(STRONG_PASSWORD),
+            "{backend}: stored {state}"
+        );
+    }
     assert!(!browser.signed_in().await, "{backend}");
 
     let done = browser
@@ -145,4 +153,20 @@ async fn enrollment_on(db: &TestDb) {
         browser.account().await.contains("<dd>grace</dd>"),
         "{backend}"
     );
+}
+
+/// Every stored flow execution state, as the database holds it.
+async fn stored_executions(db: &TestDb) -> Vec<String> {
+    use sqlx::Row as _;
+    let store = db.store().await;
+    let mut conn = store.conn().await.unwrap();
+    let rows = sqlx::query("SELECT state FROM flow_executions")
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap();
+    drop(conn);
+    store.close().await;
+    rows.iter()
+        .map(|row| row.get::<String, _>("state"))
+        .collect()
 }
