@@ -82,6 +82,11 @@ pub async fn run(directory: &Directory, config: &Config) -> Result<Bootstrap, Id
         .add_member(&system, admin_group.id, admin.id)
         .await?;
     if let Some(secret) = token {
+        if secret.expose_secret().chars().count() < 16 {
+            tracing::warn!(
+                "CASTELLAN_BOOTSTRAP_TOKEN is shorter than 16 characters; use a long random value"
+            );
+        }
         let new = NewToken {
             user_id: admin.id,
             name: "bootstrap".to_owned(),
