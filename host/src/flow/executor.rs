@@ -89,7 +89,7 @@ impl Flows {
         let flow = self.flow(slug).await?;
         match self.find(&flow, request).await? {
             Some(execution) => {
-                self.advance(&flow, execution, request, Vec::new(), None)
+                self.advance(&flow, execution, request, Vec::new(), None, false)
                     .await
             }
             None => self.start(&flow, request, next, Vec::new()).await,
@@ -158,7 +158,8 @@ impl Flows {
         match outcome {
             StageOutcome::Continue(effects) => {
                 execution.state.position += 1;
-                self.advance(&flow, execution, request, effects, None).await
+                self.advance(&flow, execution, request, effects, None, true)
+                    .await
             }
             StageOutcome::Retry(errors) if binding.invalid_response == InvalidResponse::Restart => {
                 let next = execution.state.context.next.clone();
@@ -176,7 +177,7 @@ impl Flows {
                 Ok(restarted)
             }
             StageOutcome::Retry(errors) | StageOutcome::RetryPrevious(errors) => {
-                self.advance(&flow, execution, request, Vec::new(), Some(errors))
+                self.advance(&flow, execution, request, Vec::new(), Some(errors), true)
                     .await
             }
             StageOutcome::Deny(message) => {
@@ -301,7 +302,8 @@ impl Flows {
         )
         .await?;
         drop(conn);
-        self.advance(flow, execution, request, effects, None).await
+        self.advance(flow, execution, request, effects, None, false)
+            .await
     }
 
     /// Runs stages from the current position until one asks a question or
@@ -314,8 +316,12 @@ impl Flows {
         request: &FlowRequest,
         mut effects: Vec<Effect>,
         errors: Option<Vec<FieldError>>,
+        force_save: bool,
     ) -> Result<StepResult, FlowError> {
         let loaded = execution.version;
+        // A page load that changes nothing keeps the version, so viewing a
+        // step (a reload, a second tab) does not make an open form stale.
+        let original = serde_json::to_string(&execution.state).ok();
         loop {
             let Some(planned) = execution.state.plan.get(execution.state.position).cloned() else {
                 return self.finish(execution, effects).await;
@@ -343,8 +349,11 @@ impl Flows {
                 .await?;
             match step {
                 StageStep::Show(mut challenge) => {
-                    execution.version = loaded + 1;
-                    self.save(&execution, loaded).await?;
+                    let changed = serde_json::to_string(&execution.state).ok() != original;
+                    if force_save || changed || errors.is_some() {
+                        execution.version = loaded + 1;
+                        self.save(&execution, loaded).await?;
+                    }
                     challenge.stage = binding.id;
                     challenge.version = execution.version;
                     if let Some(errors) = &errors {
@@ -366,6 +375,7 @@ impl Flows {
                         request,
                         effects,
                         Some(previous),
+                        true,
                     ))
                     .await;
                 }

@@ -348,6 +348,18 @@ async fn submit(
         values,
     };
     let result = state.flows.answer(&slug, &visitor.request, &answer).await;
+    // Post/redirect/get: an accepted answer that leads to the next step
+    // redirects to it, so Back and reload never resubmit a form.
+    if let Ok(StepResult {
+        step: FlowStep::Challenge(next),
+        ..
+    }) = &result
+        && next.stage != answer.stage
+        && let Ok(result) = result
+    {
+        let jar = apply(visitor.jar, result.effects, visitor.secure);
+        return (jar, Redirect::to(&flow_path(&slug))).into_response();
+    }
     render(&state, visitor, &slug, result)
 }
 

@@ -27,6 +27,9 @@ pub enum Identifier {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IdentificationConfig {
+    /// Heading of the page.
+    #[serde(default = "default_title")]
+    pub title: String,
     /// Accepted identifiers; both by default.
     #[serde(default = "default_identifiers")]
     pub identifiers: Vec<Identifier>,
@@ -39,6 +42,10 @@ pub struct IdentificationConfig {
     /// Slug of a recovery flow to link to ("Forgot password?").
     #[serde(default)]
     pub recovery_flow: Option<String>,
+}
+
+fn default_title() -> String {
+    "Sign in".to_owned()
 }
 
 fn default_identifiers() -> Vec<Identifier> {
@@ -86,7 +93,7 @@ pub(super) async fn show(
     };
     Ok(StageStep::Show(Challenge {
         component: "identification".to_owned(),
-        title: "Sign in".to_owned(),
+        title: config.title.clone(),
         fields: vec![field],
         submit: Some("Continue".to_owned()),
         links,

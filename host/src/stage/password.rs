@@ -117,11 +117,20 @@ pub(super) async fn answer(
     }
     let directory = env.directory;
     let now = directory.clock().now();
-    let user_key = context.pending_user.map(|id| id.to_string());
+    // An unknown name is scored like an account, under its lookup key, so
+    // that a lock-out cannot tell existing accounts from unknown ones.
+    let user_key = match (context.pending_user, identifier(context)) {
+        (Some(id), _) => Some(id.to_string()),
+        (None, Some(name)) => Some(format!(
+            "unknown:{}",
+            crate::identity::user::lookup_key(&name)
+        )),
+        (None, None) => None,
+    };
     let ip_key = env.request.client_ip.map(|ip| ip.to_string());
     let audit = AuditContext {
-        actor: user_key
-            .as_ref()
+        actor: context
+            .pending_user
             .map_or_else(|| "anonymous".to_owned(), |id| format!("user:{id}")),
         client_ip: ip_key.clone(),
     };
@@ -188,6 +197,14 @@ pub(super) async fn answer(
     context.methods.push("password".to_owned());
     context.remember_me = config.offer_remember_me && answer.flag(REMEMBER);
     Ok(StageOutcome::next())
+}
+
+fn identifier(context: &FlowContext) -> Option<String> {
+    context
+        .prompt
+        .get(super::identification::FIELD)
+        .and_then(|value| value.as_str())
+        .map(str::to_owned)
 }
 
 async fn record(

@@ -160,6 +160,7 @@ pub(super) async fn answer(
         }
     }
     if !errors.is_empty() {
+        keep_typed(config, context, answer);
         return Ok(StageOutcome::Retry(errors));
     }
 
@@ -167,10 +168,30 @@ pub(super) async fn answer(
     merged.extend(values.clone());
     let policy_errors = validate(config, env, context, &merged).await?;
     if !policy_errors.is_empty() {
+        keep_typed(config, context, answer);
         return Ok(StageOutcome::Retry(policy_errors));
     }
     context.prompt = merged;
     Ok(StageOutcome::next())
+}
+
+/// Keeps what the user typed in text fields (never passwords), so the form
+/// shown again with errors is not blank.
+fn keep_typed(config: &PromptConfig, context: &mut FlowContext, answer: &Answer) {
+    let kept = config.fields.iter().filter(|field| {
+        !matches!(
+            field.kind,
+            FieldKind::Password | FieldKind::Hidden | FieldKind::Static | FieldKind::Checkbox
+        )
+    });
+    for field in kept {
+        if let Some(text) = answer.text(&field.name) {
+            let text: String = text.trim().chars().take(field.max_length).collect();
+            context
+                .prompt
+                .insert(field.name.clone(), Value::String(text));
+        }
+    }
 }
 
 /// Checks one answer; `Ok(None)` for fields that carry no answer.

@@ -80,6 +80,19 @@ async fn enrollment_on(db: &TestDb) {
         ["The passwords do not match."],
         "{backend}"
     );
+    // What was typed stays in the form shown again; passwords do not.
+    let fields = &challenge(&mismatch, "prompt")["fields"];
+    let value = |name: &str| {
+        fields
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|field| field["name"] == name)
+            .unwrap()["value"]
+            .clone()
+    };
+    assert_eq!(value("username"), json!("grace"), "{backend}");
+    assert_eq!(value("password"), Value::Null, "{backend}");
     assert!(user_named(&server, "grace").await.is_none(), "{backend}");
 
     // A taken username: back to the prompt with the error on the username,

@@ -33,6 +33,14 @@ async fn order_and_replay_on(db: &TestDb) {
     let version = challenge(&first, "identification")["version"]
         .as_i64()
         .unwrap();
+    // Loading the step again (a reload, a second tab) keeps its version,
+    // so an open form does not go stale by being viewed twice.
+    let reload = browser.step(AUTHENTICATION).await;
+    assert_eq!(
+        challenge(&reload, "identification")["version"],
+        json!(version),
+        "{backend}"
+    );
     for version in [version, version + 1] {
         let skip = json!({
             "stage": password_stage,

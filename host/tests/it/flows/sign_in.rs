@@ -173,9 +173,11 @@ async fn sign_in_through_the_html_pages_on(db: &TestDb) {
         ("_csrf", csrf.as_str()),
         ("identifier", "ada"),
     ];
+    // Post/redirect/get: an accepted answer redirects to the next step, so
+    // Back and reload never resubmit the form.
     let reply = browser.post_form(&path, &form).await;
-    assert_eq!(reply.status, 200, "{backend}: {}", reply.text);
-    assert_secure_page(&reply);
+    assert_eq!(reply.status, 303, "{backend}: {}", reply.text);
+    assert_eq!(reply.header("location"), Some(path.as_str()), "{backend}");
     // The same form again is out of date: back to the current page.
     let stale = browser.post_form(&path, &form).await;
     assert_eq!(stale.status, 303, "{backend}: {}", stale.text);
@@ -325,4 +327,33 @@ async fn rate_limit_on(db: &TestDb) {
     server.create_user(ADMIN_TOKEN, body).await;
     let other = sign_in(&Browser::new(&server), "grace", OTHER_STRONG_PASSWORD).await;
     assert_redirect(&other, "/if/user/");
+
+    // An unknown name locks the same way, so the lock-out message does not
+    // tell existing accounts from unknown ones.
+    let browser = Browser::new(&server);
+    let step = browser.step(AUTHENTICATION).await;
+    let mut step = browser
+        .next(AUTHENTICATION, &step, json!({ "identifier": "nobody" }))
+        .await;
+    for attempt in 0..5 {
+        step = browser
+            .next(
+                AUTHENTICATION,
+                &step,
+                json!({ "password": format!("guess-{attempt}") }),
+            )
+            .await;
+        assert_eq!(
+            field_errors(&step, "password"),
+            [WRONG_PASSWORD],
+            "{backend} unknown {attempt}"
+        );
+    }
+    let step = browser
+        .next(AUTHENTICATION, &step, json!({ "password": "guess-5" }))
+        .await;
+    assert!(
+        messages(&step).iter().any(|text| text.starts_with(LOCKED)),
+        "{backend}: {step}"
+    );
 }
