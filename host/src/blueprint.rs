@@ -187,12 +187,13 @@ pub enum BlueprintError {
         source: std::io::Error,
     },
     /// A blueprint file is wrong.
-    #[error("{}: {source}", .path.display())]
+    #[error("{}: {cause}", .path.display())]
     File {
         /// The file.
         path: PathBuf,
-        /// What is wrong with it.
-        source: Box<BlueprintError>,
+        /// What is wrong with it (in the message, not a source, so that an
+        /// error chain does not print it twice).
+        cause: Box<BlueprintError>,
     },
     /// The database failed.
     #[error(transparent)]
@@ -219,7 +220,7 @@ impl BlueprintError {
     pub fn is_invalid_blueprint(&self) -> bool {
         match self {
             BlueprintError::Store(_) | BlueprintError::Read { .. } => false,
-            BlueprintError::File { source, .. } => source.is_invalid_blueprint(),
+            BlueprintError::File { cause, .. } => cause.is_invalid_blueprint(),
             _ => true,
         }
     }
@@ -270,7 +271,7 @@ pub fn load(path: &Path) -> Result<Blueprint, BlueprintError> {
     })?;
     parse(&text).map_err(|error| BlueprintError::File {
         path: path.to_owned(),
-        source: Box::new(error),
+        cause: Box::new(error),
     })
 }
 
@@ -389,7 +390,7 @@ pub async fn apply_defaults(store: &Store, clock: &Clock) -> Result<Vec<Report>,
     for (file, text) in DEFAULTS {
         let blueprint = parse(text).map_err(|error| BlueprintError::File {
             path: PathBuf::from(file),
-            source: Box::new(error),
+            cause: Box::new(error),
         })?;
         reports.push(apply_at_start(store, clock, &blueprint).await?);
     }
@@ -414,7 +415,7 @@ pub async fn apply_folder(
             .await
             .map_err(|error| BlueprintError::File {
                 path: path.clone(),
-                source: Box::new(error),
+                cause: Box::new(error),
             })?;
         reports.push(report);
     }

@@ -338,7 +338,7 @@ async fn submit(
             visitor,
             &slug,
             Err(FlowError::BadAnswer(
-                "missing _stage or _version".to_owned(),
+                "missing or invalid _stage or _version".to_owned(),
             )),
         );
     };
