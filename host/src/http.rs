@@ -14,7 +14,7 @@ mod setup;
 mod tokens;
 mod users;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -26,6 +26,7 @@ use axum::http::{HeaderName, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use ipnet::IpNet;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -72,9 +73,9 @@ pub struct ApiQuery<T>(pub T);
 #[from_request(via(axum::extract::Path), rejection(ApiError))]
 pub struct ApiPath<T>(pub T);
 
-/// The client address as the server saw it.
-pub fn client_ip(connect: Option<&ConnectInfo<SocketAddr>>) -> Option<String> {
-    connect.map(|ConnectInfo(address)| address.ip().to_string())
+/// The client address of a request as text, for audit events.
+pub fn client_ip(extensions: &axum::http::Extensions) -> Option<String> {
+    request_ip(extensions).map(|ip| ip.to_string())
 }
 
 /// Limits applied to every request.
@@ -86,8 +87,62 @@ pub struct Limits {
     pub request_timeout: Duration,
 }
 
+/// The client's address: the socket peer, or, when the peer is a trusted
+/// proxy, the nearest address in `X-Forwarded-For` that is not one.
+#[derive(Clone, Copy, Debug)]
+pub struct ClientIp(pub Option<IpAddr>);
+
+/// Puts the [`ClientIp`] of every request into its extensions.
+async fn resolve_client_ip(
+    axum::extract::State(trusted): axum::extract::State<Arc<Vec<IpNet>>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(address)| address.ip());
+    let ip = peer.map(|peer| forwarded_client(peer, request.headers(), &trusted));
+    request.extensions_mut().insert(ClientIp(ip));
+    next.run(request).await
+}
+
+/// Walks `X-Forwarded-For` from the right while the hops are trusted
+/// proxies; the first untrusted hop is the client. Entries left of it were
+/// written by the client and are never believed. An unreadable entry stops
+/// the walk.
+fn forwarded_client(peer: IpAddr, headers: &axum::http::HeaderMap, trusted: &[IpNet]) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let hops: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(str::trim)
+        .collect();
+    let mut client = peer;
+    for hop in hops.iter().rev() {
+        let Ok(ip) = hop.parse::<IpAddr>() else {
+            break;
+        };
+        client = ip;
+        if !is_trusted(&ip) {
+            break;
+        }
+    }
+    client
+}
+
+/// The client address of a request, for audit events.
+pub fn request_ip(extensions: &axum::http::Extensions) -> Option<IpAddr> {
+    extensions.get::<ClientIp>().and_then(|ClientIp(ip)| *ip)
+}
+
 /// The whole application router.
-pub fn router(state: AppState, limits: Limits) -> Router {
+pub fn router(state: AppState, limits: Limits, trusted_proxies: Vec<IpNet>) -> Router {
     let api = Router::new()
         .merge(users::routes())
         .merge(groups::routes())
@@ -122,6 +177,10 @@ pub fn router(state: AppState, limits: Limits) -> Router {
         .merge(setup::routes())
         .merge(flows::pages())
         .layer(middleware::from_fn(record_metrics))
+        .layer(middleware::from_fn_with_state(
+            Arc::new(trusted_proxies),
+            resolve_client_ip,
+        ))
         .layer(layers)
         .with_state(state)
 }
@@ -156,4 +215,64 @@ async fn record_metrics(request: Request, next: Next) -> Response {
     metrics::histogram!("http_request_duration_seconds", &labels[..2])
         .record(started.elapsed().as_secs_f64());
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(values: &[&str]) -> axum::http::HeaderMap {
+        let mut map = axum::http::HeaderMap::new();
+        for value in values {
+            if let Ok(value) = value.parse() {
+                map.append("x-forwarded-for", value);
+            }
+        }
+        map
+    }
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap_or(IpAddr::from([0, 0, 0, 0]))
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        let trusted: Vec<IpNet> = ["127.0.0.1/32", "10.0.0.0/8"]
+            .iter()
+            .filter_map(|n| n.parse().ok())
+            .collect();
+        let spoofed = headers(&["6.6.6.6, 203.0.113.7"]);
+        // An untrusted peer: its header is ignored.
+        assert_eq!(
+            forwarded_client(ip("198.51.100.1"), &spoofed, &trusted),
+            ip("198.51.100.1")
+        );
+        // A trusted peer: the right-most untrusted hop is the client.
+        assert_eq!(
+            forwarded_client(ip("127.0.0.1"), &spoofed, &trusted),
+            ip("203.0.113.7")
+        );
+        // A chain of trusted proxies is skipped.
+        let chain = headers(&["6.6.6.6, 203.0.113.7, 10.1.1.1"]);
+        assert_eq!(
+            forwarded_client(ip("127.0.0.1"), &chain, &trusted),
+            ip("203.0.113.7")
+        );
+        // Garbage stops the walk at the last readable hop.
+        let garbage = headers(&["6.6.6.6, nonsense, 10.1.1.1"]);
+        assert_eq!(
+            forwarded_client(ip("127.0.0.1"), &garbage, &trusted),
+            ip("10.1.1.1")
+        );
+        // No header: the proxy itself.
+        assert_eq!(
+            forwarded_client(ip("127.0.0.1"), &headers(&[]), &trusted),
+            ip("127.0.0.1")
+        );
+        // Nothing trusted: the peer, always.
+        assert_eq!(
+            forwarded_client(ip("127.0.0.1"), &spoofed, &[]),
+            ip("127.0.0.1")
+        );
+    }
 }

@@ -64,7 +64,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         max_body_bytes: config.http.max_body_bytes,
         request_timeout: Duration::from_secs(config.http.request_timeout_secs),
     };
-    let app = http::router(state, limits);
+    let app = http::router(state, limits, config.http.trusted_proxies.clone());
     let address = listener.local_addr()?;
     tracing::info!(%address, public_url = %config.public_url(), "listening");
 

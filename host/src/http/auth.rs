@@ -1,8 +1,6 @@
 //! Bearer-token callers of the admin API.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
@@ -35,7 +33,7 @@ impl FromRequestParts<AppState> for Caller {
             .map(|(_, token)| token)
             .map(str::trim)
             .ok_or_else(ApiError::unauthorized)?;
-        let ip = client_ip(parts.extensions.get::<ConnectInfo<SocketAddr>>());
+        let ip = client_ip(&parts.extensions);
         let Some(principal) = state.directory.authenticate_token(secret).await? else {
             tracing::info!(
                 client_ip = ip.as_deref().unwrap_or(""),

@@ -8,9 +8,7 @@
 //! The JSON API needs `Content-Type: application/json`, which a cross-site
 //! form cannot send.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, FromRequestParts, Query, State};
+use axum::extract::{FromRequestParts, Query, State};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -99,10 +97,7 @@ impl FromRequestParts<AppState> for Visitor {
                 (value, jar.add(cookie))
             }
         };
-        let client_ip = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(address)| address.ip());
+        let client_ip = super::request_ip(&parts.extensions);
         let user_agent = parts
             .headers
             .get(header::USER_AGENT)

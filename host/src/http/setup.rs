@@ -2,9 +2,7 @@
 //! JavaScript; the link's secret is its only credential, so no other CSRF
 //! token is needed.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
@@ -12,7 +10,7 @@ use axum::{Form, Router};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use super::{ApiPath, AppState, client_ip};
+use super::{ApiPath, AppState};
 use crate::bootstrap::{self, SetupError};
 use crate::identity::IdentityError;
 
@@ -37,7 +35,7 @@ async fn form(State(state): State<AppState>, ApiPath(secret): ApiPath<String>) -
 
 async fn submit(
     State(state): State<AppState>,
-    connect: ConnectInfo<SocketAddr>,
+    axum::Extension(client): axum::Extension<super::ClientIp>,
     ApiPath(secret): ApiPath<String>,
     Form(input): Form<SetupForm>,
 ) -> Response {
@@ -51,7 +49,7 @@ async fn submit(
         let error = Some("The passwords do not match.");
         return form_page(&state, StatusCode::BAD_REQUEST, &input.username, error);
     }
-    let ip = client_ip(Some(&connect));
+    let ip = client.0.map(|ip| ip.to_string());
     let done = bootstrap::complete_setup(
         &state.directory,
         &secret,

@@ -607,3 +607,45 @@ async fn sigterm_finishes_in_flight_request() {
         );
     }
 }
+
+/// Behind a trusted reverse proxy the audit log records the client from
+/// `X-Forwarded-For`; from anywhere else the header is ignored, so a client
+/// cannot claim an internal address.
+#[tokio::test]
+async fn forwarded_for_is_believed_only_from_trusted_proxies() {
+    let db = TestDb::sqlite();
+    let env = [("CASTELLAN_HTTP__TRUSTED_PROXIES", r#"["127.0.0.1/32"]"#)];
+    let server = Server::with_admin(&db, &env);
+    let from = |source: [u8; 4]| {
+        reqwest::Client::builder()
+            .local_address(std::net::IpAddr::from(source))
+            .build()
+            .unwrap()
+    };
+    for (source, group, expected) in [
+        ([127, 0, 0, 1], "via-proxy", "203.0.113.7"),
+        ([127, 0, 0, 2], "direct", "127.0.0.2"),
+    ] {
+        let reply = from(source)
+            .post(format!("{}/api/v1/groups", server.url))
+            .bearer_auth(ADMIN_TOKEN)
+            .header("x-forwarded-for", "10.0.0.1, 203.0.113.7")
+            .json(&serde_json::json!({ "name": group }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status(), 201);
+        let id = reply.json::<serde_json::Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let events = server
+            .get(&format!("/api/v1/events?target={id}"), ADMIN_TOKEN)
+            .await;
+        let events: serde_json::Value = serde_json::from_str(&events.text).unwrap();
+        assert_eq!(
+            events["items"][0]["client_ip"], expected,
+            "{group}: {events}"
+        );
+    }
+}
