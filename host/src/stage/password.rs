@@ -135,18 +135,21 @@ pub(super) async fn answer(
         client_ip: ip_key.clone(),
     };
 
-    let mut conn = directory.store().conn().await?;
+    // Each attempt is counted before the password is checked, atomically,
+    // so parallel guesses cannot all pass the limit at once; a correct
+    // password takes its count back.
+    let mut tx = directory.store().begin().await?;
     let user_score = match &user_key {
-        Some(key) => store::reputation::score(&mut conn, "user", key, now).await?,
+        Some(key) => store::reputation::record_attempt(tx.conn(), "user", key, now).await?,
         None => 0,
     };
     let ip_score = match &ip_key {
-        Some(key) => store::reputation::score(&mut conn, "ip", key, now).await?,
+        Some(key) => store::reputation::record_attempt(tx.conn(), "ip", key, now).await?,
         None => 0,
     };
-    drop(conn);
-    if user_score >= config.max_failures_per_user || ip_score >= config.max_failures_per_ip {
-        let reason = if user_score >= config.max_failures_per_user {
+    tx.commit().await?;
+    if user_score > config.max_failures_per_user || ip_score > config.max_failures_per_ip {
+        let reason = if user_score > config.max_failures_per_user {
             "user_limit"
         } else {
             "ip_limit"
@@ -170,15 +173,7 @@ pub(super) async fn answer(
             false
         }
     };
-    let mut tx = directory.store().begin().await?;
     if !verified {
-        if let Some(key) = &user_key {
-            store::reputation::record_failure(tx.conn(), "user", key, now).await?;
-        }
-        if let Some(key) = &ip_key {
-            store::reputation::record_failure(tx.conn(), "ip", key, now).await?;
-        }
-        tx.commit().await?;
         record(
             env,
             &audit,
@@ -190,8 +185,12 @@ pub(super) async fn answer(
         .await?;
         return Ok(StageOutcome::Retry(vec![FieldError::on(FIELD, WRONG)]));
     }
+    let mut tx = directory.store().begin().await?;
     if let Some(key) = &user_key {
         store::reputation::clear(tx.conn(), "user", key).await?;
+    }
+    if let Some(key) = &ip_key {
+        store::reputation::release_attempt(tx.conn(), "ip", key).await?;
     }
     tx.commit().await?;
     context.methods.push("password".to_owned());

@@ -33,26 +33,49 @@ pub async fn score(
     })
 }
 
-/// Counts one failure against a key; a stale score starts again at one.
+/// Counts one attempt against a key before it is checked, atomically, and
+/// returns the score including it: parallel attempts each see their own
+/// count, so none slips under the limit. A stale score starts again at one.
 ///
 /// # Errors
 /// A database failure.
-pub async fn record_failure(
+pub async fn record_attempt(
     conn: &mut AnyConnection,
     kind: &str,
     key: &str,
     now: Millis,
-) -> Result<(), StoreError> {
-    sqlx::query(
+) -> Result<i64, StoreError> {
+    let row = sqlx::query(
         "INSERT INTO reputation (key_kind, key_value, score, updated_at) VALUES ($1, $2, 1, $3) \
          ON CONFLICT (key_kind, key_value) DO UPDATE SET \
            score = CASE WHEN reputation.updated_at > $4 THEN reputation.score + 1 ELSE 1 END, \
-           updated_at = $3",
+           updated_at = $3 \
+         RETURNING score",
     )
     .bind(kind)
     .bind(key)
     .bind(now)
     .bind(now - WINDOW)
+    .fetch_one(conn)
+    .await?;
+    Ok(row.try_get("score")?)
+}
+
+/// Takes back one attempt that turned out to succeed.
+///
+/// # Errors
+/// A database failure.
+pub async fn release_attempt(
+    conn: &mut AnyConnection,
+    kind: &str,
+    key: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE reputation SET score = CASE WHEN score > 0 THEN score - 1 ELSE 0 END \
+         WHERE key_kind = $1 AND key_value = $2",
+    )
+    .bind(kind)
+    .bind(key)
     .execute(conn)
     .await?;
     Ok(())

@@ -357,3 +357,52 @@ async fn rate_limit_on(db: &TestDb) {
         "{backend}: {step}"
     );
 }
+
+/// Guesses sent in parallel each count before their password is checked, so
+/// a burst cannot slip more than the limit past the lock.
+#[tokio::test]
+async fn parallel_guesses_do_not_pass_the_limit() {
+    for db in TestDb::all().await {
+        let backend = db.backend;
+        let (server, ada) = server_with_ada(&db, &[]).await;
+        let mut runs = Vec::new();
+        for _ in 0..12 {
+            let browser = Browser::new(&server);
+            let step = browser.step(AUTHENTICATION).await;
+            let step = browser
+                .next(AUTHENTICATION, &step, json!({ "identifier": "ada" }))
+                .await;
+            runs.push((browser, step));
+        }
+        let mut set = tokio::task::JoinSet::new();
+        for (attempt, (browser, step)) in runs.into_iter().enumerate() {
+            set.spawn(async move {
+                browser
+                    .next(
+                        AUTHENTICATION,
+                        &step,
+                        json!({ "password": format!("guess-{attempt}") }),
+                    )
+                    .await
+            });
+        }
+        let mut locked = 0;
+        while let Some(step) = set.join_next().await {
+            let step = step.unwrap();
+            if messages(&step).iter().any(|text| text.starts_with(LOCKED)) {
+                locked += 1;
+            }
+        }
+        let checked: Vec<Value> = events(&server, &format!("action=login.password&target={ada}"))
+            .await
+            .into_iter()
+            .filter(|event| event["outcome"] == "failure")
+            .collect();
+        assert!(
+            checked.len() <= 5,
+            "{backend}: {} passwords were checked",
+            checked.len()
+        );
+        assert_eq!(locked + checked.len(), 12, "{backend}");
+    }
+}
