@@ -45,6 +45,8 @@ try {
 
   // Sign out.
   await page.getByRole('link', { name: 'Sign out' }).click();
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.waitForURL('**/if/flow/default-authentication/**');
   await page.goto(`${base}/if/user/`);
   await page.waitForURL('**/if/flow/default-authentication/**');
 

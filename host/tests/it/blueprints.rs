@@ -109,7 +109,7 @@ async fn defaults_apply_once_and_then_change_nothing() {
         for (slug, stages) in [
             ("default-enrollment", 3),
             ("default-recovery", 5),
-            ("default-invalidation", 1),
+            ("default-invalidation", 2),
         ] {
             let flow = store::flows::load(&mut conn, slug).await.unwrap().unwrap();
             assert_eq!(flow.bindings.len(), stages, "{backend}: {slug}");

@@ -285,6 +285,25 @@ async fn sign_in(browser: &Browser, identifier: &str, password: &str) -> Value {
 }
 
 /// Audit events matching `query` (`action=...&target=...`), newest first.
+/// Signs out through the pages: the confirmation form, then its answer. A
+/// GET alone must not end the session (checked here on every sign-out).
+async fn sign_out(browser: &Browser) -> Reply {
+    let confirm = browser.get(&page(INVALIDATION)).await;
+    assert_eq!(confirm.status, 200, "{}", confirm.text);
+    assert!(confirm.text.contains("Sign out?"), "{}", confirm.text);
+    assert!(
+        browser.signed_in().await,
+        "a GET of the sign-out page signed the user out"
+    );
+    let (stage, version, csrf) = sign_in::form_state(&confirm.text);
+    let form = [
+        ("_stage", stage.as_str()),
+        ("_version", version.as_str()),
+        ("_csrf", csrf.as_str()),
+    ];
+    browser.post_form(&page(INVALIDATION), &form).await
+}
+
 async fn events(server: &Server, query: &str) -> Vec<Value> {
     let reply = server
         .get(&format!("/api/v1/events?limit=500&{query}"), ADMIN_TOKEN)

@@ -152,7 +152,7 @@ async fn enrollment_on(db: &TestDb) {
     let session = browser
         .cookie("castellan_session")
         .expect("a session cookie");
-    let reply = browser.get(&page(INVALIDATION)).await;
+    let reply = sign_out(&browser).await;
     assert_eq!(reply.status, 303, "{backend}: {}", reply.text);
     assert!(!browser.signed_in().await, "{backend}");
     assert_eq!(

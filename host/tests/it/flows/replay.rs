@@ -222,7 +222,7 @@ async fn two_servers_on_one_database_share_executions_and_sessions() {
             .cookie("castellan_session")
             .expect("a session cookie");
         assert_eq!(account_status_with(&one, &session).await, 200, "{backend}");
-        let reply = on_two.get(&page(INVALIDATION)).await;
+        let reply = sign_out(&on_two).await;
         assert_eq!(reply.status, 303, "{backend}: {}", reply.text);
         assert!(!on_one.signed_in().await, "{backend}");
         assert!(!on_two.signed_in().await, "{backend}");

@@ -116,7 +116,7 @@ async fn sign_in_through_the_html_pages() {
 }
 
 /// The hidden fields of a flow form: stage, version, CSRF token.
-fn form_state(html: &str) -> (String, String, String) {
+pub(super) fn form_state(html: &str) -> (String, String, String) {
     (
         form_value(html, "_stage"),
         form_value(html, "_version"),
