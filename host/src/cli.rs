@@ -33,3 +33,26 @@ pub enum Command {
     #[command(subcommand)]
     Blueprint(blueprint::BlueprintCommand),
 }
+
+/// Writes a line to standard output. A reader that went away (`| head`) is
+/// not an error: the command stops quietly instead of panicking as
+/// `println!` does.
+pub fn say(text: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    if let Err(error) = writeln!(out, "{text}").and_then(|()| out.flush()) {
+        if error.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write the output: {error}");
+        std::process::exit(1);
+    }
+}
+
+/// `println!` for command output, through [`say`].
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::cli::say(format_args!($($arg)*))
+    };
+}

@@ -41,7 +41,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             for name in Config::unknown_env_vars() {
                 eprintln!("warning: unknown variable {name} ignored; misspelt?");
             }
-            println!("# configuration is valid\n{}", config.redacted());
+            castellan::say!("# configuration is valid\n{}", config.redacted());
             Ok(())
         }
         Command::Admin(args) => admin::run(*args).await,

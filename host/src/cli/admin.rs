@@ -445,8 +445,8 @@ fn print<T: Serialize>(
     table: impl FnOnce() -> Table,
 ) -> anyhow::Result<()> {
     match output {
-        Output::Json => println!("{}", serde_json::to_string_pretty(value)?),
-        Output::Table => println!("{}", table()),
+        Output::Json => crate::say!("{}", serde_json::to_string_pretty(value)?),
+        Output::Table => crate::say!("{}", table()),
     }
     Ok(())
 }
@@ -787,7 +787,7 @@ async fn tokens(client: &Client, output: Output, command: TokenCommand) -> anyho
                 token_rows(std::slice::from_ref(&created.token))
             })?;
             if output == Output::Table {
-                println!("\nsecret (shown once): {}", created.secret);
+                crate::say!("\nsecret (shown once): {}", created.secret);
             }
         }
         TokenCommand::Revoke { id } => {

@@ -47,7 +47,7 @@ pub async fn run(config: Option<&Path>, command: BlueprintCommand) -> anyhow::Re
         BlueprintCommand::Apply { file, output } => apply(config, &file, output).await,
         BlueprintCommand::Check { file } => check(&file),
         BlueprintCommand::Schema => {
-            println!(
+            crate::say!(
                 "{}",
                 serde_json::to_string_pretty(&blueprint::json_schema())?
             );
@@ -58,7 +58,7 @@ pub async fn run(config: Option<&Path>, command: BlueprintCommand) -> anyhow::Re
 
 fn check(file: &Path) -> anyhow::Result<()> {
     let blueprint = blueprint::load(file)?;
-    println!(
+    crate::say!(
         "{}: blueprint {:?} is valid ({} entries)",
         file.display(),
         blueprint.name,
@@ -66,9 +66,9 @@ fn check(file: &Path) -> anyhow::Result<()> {
     );
     let external = blueprint::external_references(&blueprint)?;
     if !external.is_empty() {
-        println!("these must exist when it is applied:");
+        crate::say!("these must exist when it is applied:");
         for (kind, key) in external {
-            println!("  {kind} {key:?}");
+            crate::say!("  {kind} {key:?}");
         }
     }
     Ok(())
@@ -83,7 +83,7 @@ async fn apply(config: Option<&Path>, file: &Path, output: Output) -> anyhow::Re
     store.close().await;
     let report = report?;
     match output {
-        Output::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        Output::Json => crate::say!("{}", serde_json::to_string_pretty(&report)?),
         Output::Table => print_report(&report),
     }
     Ok(())
@@ -109,7 +109,7 @@ async fn open_store(config: &Config) -> anyhow::Result<Store> {
 }
 
 fn print_report(report: &Report) {
-    println!("applied {:?}: {}", report.blueprint, report.totals());
+    crate::say!("applied {:?}: {}", report.blueprint, report.totals());
     let mut table = Table::new();
     table
         .load_preset(comfy_table::presets::NOTHING)
@@ -122,5 +122,5 @@ fn print_report(report: &Report) {
             entry.change.as_str().to_owned(),
         ]);
     }
-    println!("{table}");
+    crate::say!("{table}");
 }
