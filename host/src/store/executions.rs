@@ -1,11 +1,23 @@
 //! Flow execution and flow token rows.
 
+use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 use uuid::Uuid;
 
 use super::{StoreError, uuid_column};
 use crate::clock::Millis;
 use crate::flow::execution::{Execution, ExecutionState};
+
+fn from_row(row: &AnyRow) -> Result<Execution, StoreError> {
+    let state: String = row.try_get("state")?;
+    Ok(Execution {
+        id: uuid_column(row.try_get("id")?)?,
+        slug: row.try_get("flow_slug")?,
+        state: serde_json::from_str(&state)
+            .map_err(|error| StoreError::Corrupt(error.to_string()))?,
+        version: row.try_get("version")?,
+    })
+}
 
 fn encode(state: &ExecutionState) -> Result<String, StoreError> {
     serde_json::to_string(state).map_err(|error| StoreError::Corrupt(error.to_string()))
@@ -67,14 +79,7 @@ pub async fn find(
     let Some(row) = row else {
         return Ok(None);
     };
-    let state: String = row.try_get("state")?;
-    Ok(Some(Execution {
-        id: uuid_column(row.try_get("id")?)?,
-        slug: row.try_get("flow_slug")?,
-        state: serde_json::from_str(&state)
-            .map_err(|error| StoreError::Corrupt(error.to_string()))?,
-        version: row.try_get("version")?,
-    }))
+    from_row(&row).map(Some)
 }
 
 /// Saves a step: writes the new state only if the execution is still at
@@ -196,12 +201,5 @@ pub async fn consume_token(
     if deleted.rows_affected() != 1 {
         return Ok(None);
     }
-    let state: String = row.try_get("state")?;
-    Ok(Some(Execution {
-        id: uuid_column(row.try_get("id")?)?,
-        slug: row.try_get("flow_slug")?,
-        state: serde_json::from_str(&state)
-            .map_err(|error| StoreError::Corrupt(error.to_string()))?,
-        version: row.try_get("version")?,
-    }))
+    from_row(&row).map(Some)
 }
