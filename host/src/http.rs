@@ -168,6 +168,7 @@ pub fn router(state: AppState, limits: Limits, trusted_proxies: Vec<IpNet>) -> R
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::internal(&"handler panicked").into_response()
         }))
+        .layer(middleware::map_response(explain_timeout))
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, limits.request_timeout))
         .layer(DefaultBodyLimit::max(limits.max_body_bytes));
 
@@ -197,6 +198,18 @@ fn logged_path(path: &str) -> &str {
     } else {
         path
     }
+}
+
+/// Gives the timeout layer's bare 503 the API's error body, so every error
+/// is JSON with a stable code.
+async fn explain_timeout(response: Response) -> Response {
+    let bare = !response
+        .headers()
+        .contains_key(axum::http::header::CONTENT_TYPE);
+    if response.status() == StatusCode::SERVICE_UNAVAILABLE && bare {
+        return ApiError::unavailable().into_response();
+    }
+    response
 }
 
 /// Counts requests by route and status and records their latency.

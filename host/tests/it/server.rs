@@ -649,3 +649,37 @@ async fn forwarded_for_is_believed_only_from_trusted_proxies() {
         );
     }
 }
+
+/// A request that outlives `http.request_timeout_secs` is answered 503 with
+/// the API's JSON error, not an empty body, and writes nothing.
+#[tokio::test]
+async fn a_request_that_times_out_gets_a_json_error() {
+    let db = TestDb::sqlite();
+    let server = Server::with_admin(&db, &[("CASTELLAN_HTTP__REQUEST_TIMEOUT_SECS", "1")]);
+    let body = json!({"username": "slow"}).to_string();
+    let (first, _) = body.split_at(body.len() / 2);
+    let head = format!(
+        "POST /api/v1/users HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+         Authorization: Bearer {ADMIN_TOKEN}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{first}",
+        body.len()
+    );
+    let mut stream = TcpStream::connect(("127.0.0.1", server.port))
+        .await
+        .unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer)).await;
+    assert!(read.is_ok(), "no answer within 10 s");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(
+        answer
+            .to_ascii_lowercase()
+            .contains("content-type: application/json"),
+        "{answer}"
+    );
+    assert!(answer.contains("\"code\":\"unavailable\""), "{answer}");
+    let users = server.get("/api/v1/users?username=slow", ADMIN_TOKEN).await;
+    assert!(!users.text.contains("\"slow\""), "{}", users.text);
+}
