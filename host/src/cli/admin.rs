@@ -13,11 +13,12 @@ use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
 use crate::api::{
-    AddMember, CreateGroup, CreateToken, CreateUser, CreatedToken, ErrorBody, EventView, GroupView,
-    Page, TokenView, UpdateGroup, UpdateUser, UserView,
+    AddMember, CreateGroup, CreateToken, CreateUser, CreatedToken, ErrorBody, EventQuery,
+    EventView, GroupFilterQuery, GroupView, MAX_PAGE, MembershipQuery, Page, TokenQuery, TokenView,
+    UpdateGroup, UpdateUser, UserFilterQuery, UserView,
 };
 use crate::identity::password::ImportedHash;
-use crate::identity::user::UserType;
+use crate::identity::user::{UserType, lookup_key};
 use crate::token::TokenScope;
 
 /// Connection to the server and output format.
@@ -332,43 +333,34 @@ struct Client {
 }
 
 impl Client {
+    fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(self.token.expose_secret())
+    }
+
     async fn call<B: Serialize, T: DeserializeOwned>(
         &self,
         method: Method,
         path: &str,
         body: Option<&B>,
     ) -> anyhow::Result<Option<T>> {
-        let url = format!("{}{path}", self.base);
-        let mut request = self
-            .http
-            .request(method, &url)
-            .bearer_auth(self.token.expose_secret());
+        let mut request = self.request(method, path);
         if let Some(body) = body {
             request = request.json(body);
         }
-        let response = request
-            .send()
-            .await
-            .with_context(|| format!("cannot reach {url}"))?;
-        let status = response.status();
-        if status == StatusCode::NO_CONTENT {
-            return Ok(None);
-        }
-        let bytes = response.bytes().await.context("cannot read the response")?;
-        if !status.is_success() {
-            match serde_json::from_slice::<ErrorBody>(&bytes) {
-                Ok(body) => bail!(
-                    "{} ({}): {}",
-                    body.error.code,
-                    status.as_u16(),
-                    body.error.message
-                ),
-                Err(_) => bail!("the server answered {status}"),
-            }
-        }
-        Ok(Some(
-            serde_json::from_slice(&bytes).context("unexpected response")?,
-        ))
+        finish(request).await
+    }
+
+    /// `GET path` with a query built from one of the API's query types.
+    async fn list<Q: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &Q,
+    ) -> anyhow::Result<T> {
+        finish(self.request(Method::GET, path).query(query))
+            .await?
+            .context("empty response")
     }
 
     async fn get<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
@@ -399,15 +391,15 @@ impl Client {
         if let Ok(id) = Uuid::parse_str(user) {
             return Ok(id);
         }
-        let page: Page<UserView> = self
-            .get(&format!("/users?username={}&limit=500", encode(user)))
-            .await?;
+        let query = UserFilterQuery {
+            username: Some(user.to_owned()),
+            limit: Some(MAX_PAGE),
+            ..Default::default()
+        };
+        let page: Page<UserView> = self.list("/users", &query).await?;
         page.items
             .iter()
-            .find(|found| {
-                found.username.eq_ignore_ascii_case(user)
-                    || found.username.to_lowercase() == user.to_lowercase()
-            })
+            .find(|found| lookup_key(&found.username) == lookup_key(user))
             .map(|found| found.id)
             .with_context(|| format!("no user named {user:?}"))
     }
@@ -417,26 +409,51 @@ impl Client {
         if let Ok(id) = Uuid::parse_str(group) {
             return Ok(id);
         }
-        let page: Page<GroupView> = self
-            .get(&format!("/groups?name={}&limit=500", encode(group)))
-            .await?;
+        let query = GroupFilterQuery {
+            name: Some(group.to_owned()),
+            limit: Some(MAX_PAGE),
+            ..Default::default()
+        };
+        let page: Page<GroupView> = self.list("/groups", &query).await?;
         page.items
             .iter()
-            .find(|found| found.name.to_lowercase() == group.to_lowercase())
+            .find(|found| lookup_key(&found.name) == lookup_key(group))
             .map(|found| found.id)
             .with_context(|| format!("no group named {group:?}"))
     }
 }
 
-fn encode(text: &str) -> String {
-    text.bytes()
-        .map(|byte| match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (byte as char).to_string()
-            }
-            _ => format!("%{byte:02X}"),
-        })
-        .collect()
+/// Sends a request and reads the API's answer: `None` for 204, the error
+/// body's code and message for a failure.
+async fn finish<T: DeserializeOwned>(
+    request: reqwest::RequestBuilder,
+) -> anyhow::Result<Option<T>> {
+    let (client, request) = request.build_split();
+    let request = request.context("invalid request")?;
+    let url = request.url().clone();
+    let response = client
+        .execute(request)
+        .await
+        .with_context(|| format!("cannot reach {}", url.origin().ascii_serialization()))?;
+    let status = response.status();
+    if status == StatusCode::NO_CONTENT {
+        return Ok(None);
+    }
+    let bytes = response.bytes().await.context("cannot read the response")?;
+    if !status.is_success() {
+        match serde_json::from_slice::<ErrorBody>(&bytes) {
+            Ok(body) => bail!(
+                "{} ({}): {}",
+                body.error.code,
+                status.as_u16(),
+                body.error.message
+            ),
+            Err(_) => bail!("the server answered {status}"),
+        }
+    }
+    Ok(Some(
+        serde_json::from_slice(&bytes).context("unexpected response")?,
+    ))
 }
 
 fn print<T: Serialize>(
@@ -554,18 +571,13 @@ async fn users(client: &Client, output: Output, command: UserCommand) -> anyhow:
             limit,
             after,
         } => {
-            let mut query = Vec::new();
-            username
-                .iter()
-                .for_each(|v| query.push(format!("username={}", encode(v))));
-            email
-                .iter()
-                .for_each(|v| query.push(format!("email={}", encode(v))));
-            limit.iter().for_each(|v| query.push(format!("limit={v}")));
-            after
-                .iter()
-                .for_each(|v| query.push(format!("after={}", encode(v))));
-            let page: Page<UserView> = client.get(&format!("/users?{}", query.join("&"))).await?;
+            let query = UserFilterQuery {
+                username,
+                email,
+                after,
+                limit,
+            };
+            let page: Page<UserView> = client.list("/users", &query).await?;
             print(output, &page, || user_rows(&page.items))?;
             if output == Output::Table
                 && let Some(next) = &page.next
@@ -645,9 +657,9 @@ async fn users(client: &Client, output: Output, command: UserCommand) -> anyhow:
         }
         UserCommand::Groups { user, effective } => {
             let id = client.user_id(&user).await?;
-            let groups: Vec<GroupView> = client
-                .get(&format!("/users/{id}/groups?effective={effective}"))
-                .await?;
+            let query = MembershipQuery { effective };
+            let groups: Vec<GroupView> =
+                client.list(&format!("/users/{id}/groups"), &query).await?;
             print(output, &groups, || group_rows(&groups))?;
         }
     }
@@ -657,14 +669,8 @@ async fn users(client: &Client, output: Output, command: UserCommand) -> anyhow:
 async fn groups(client: &Client, output: Output, command: GroupCommand) -> anyhow::Result<()> {
     match command {
         GroupCommand::List { name, limit, after } => {
-            let mut query = Vec::new();
-            name.iter()
-                .for_each(|v| query.push(format!("name={}", encode(v))));
-            limit.iter().for_each(|v| query.push(format!("limit={v}")));
-            after
-                .iter()
-                .for_each(|v| query.push(format!("after={}", encode(v))));
-            let page: Page<GroupView> = client.get(&format!("/groups?{}", query.join("&"))).await?;
+            let query = GroupFilterQuery { name, after, limit };
+            let page: Page<GroupView> = client.list("/groups", &query).await?;
             print(output, &page, || group_rows(&page.items))?;
         }
         GroupCommand::Get { group } => {
@@ -722,8 +728,9 @@ async fn groups(client: &Client, output: Output, command: GroupCommand) -> anyho
         }
         GroupCommand::Members { group, effective } => {
             let id = client.group_id(&group).await?;
+            let query = MembershipQuery { effective };
             let users: Vec<UserView> = client
-                .get(&format!("/groups/{id}/members?effective={effective}"))
+                .list(&format!("/groups/{id}/members"), &query)
                 .await?;
             print(output, &users, || user_rows(&users))?;
         }
@@ -754,11 +761,11 @@ async fn groups(client: &Client, output: Output, command: GroupCommand) -> anyho
 async fn tokens(client: &Client, output: Output, command: TokenCommand) -> anyhow::Result<()> {
     match command {
         TokenCommand::List { user } => {
-            let path = match user {
-                Some(user) => format!("/tokens?user={}", client.user_id(&user).await?),
-                None => "/tokens".to_owned(),
+            let user = match user {
+                Some(user) => Some(client.user_id(&user).await?),
+                None => None,
             };
-            let tokens: Vec<TokenView> = client.get(&path).await?;
+            let tokens: Vec<TokenView> = client.list("/tokens", &TokenQuery { user }).await?;
             print(output, &tokens, || token_rows(&tokens))?;
         }
         TokenCommand::Create {
@@ -804,15 +811,13 @@ async fn events(client: &Client, output: Output, command: EventCommand) -> anyho
         target,
         limit,
     } = command;
-    let mut query = Vec::new();
-    action
-        .iter()
-        .for_each(|v| query.push(format!("action={}", encode(v))));
-    target
-        .iter()
-        .for_each(|v| query.push(format!("target={}", encode(v))));
-    limit.iter().for_each(|v| query.push(format!("limit={v}")));
-    let page: Page<EventView> = client.get(&format!("/events?{}", query.join("&"))).await?;
+    let query = EventQuery {
+        action,
+        target,
+        limit,
+        ..Default::default()
+    };
+    let page: Page<EventView> = client.list("/events", &query).await?;
     print(output, &page, || {
         table(
             &["TIME", "ACTOR", "ACTION", "TARGET", "OUTCOME", "CLIENT"],

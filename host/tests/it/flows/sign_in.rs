@@ -270,13 +270,12 @@ async fn the_password_stage_locks_after_five_failures() {
     }
 }
 
-async fn rate_limit_on(db: &TestDb) {
-    let backend = db.backend;
-    let (server, ada) = server_with_ada(db, &[]).await;
-    let browser = Browser::new(&server);
+/// Identifies as `identifier` and answers five wrong passwords, each
+/// refused as wrong (not yet locked); returns the last password step.
+async fn five_wrong_passwords(browser: &Browser, identifier: &str, backend: &str) -> Value {
     let step = browser.step(AUTHENTICATION).await;
     let mut step = browser
-        .next(AUTHENTICATION, &step, json!({ "identifier": "ada" }))
+        .next(AUTHENTICATION, &step, json!({ "identifier": identifier }))
         .await;
     for attempt in 0..5 {
         step = browser
@@ -289,9 +288,17 @@ async fn rate_limit_on(db: &TestDb) {
         assert_eq!(
             field_errors(&step, "password"),
             [WRONG_PASSWORD],
-            "{backend} attempt {attempt}"
+            "{backend} {identifier} {attempt}"
         );
     }
+    step
+}
+
+async fn rate_limit_on(db: &TestDb) {
+    let backend = db.backend;
+    let (server, ada) = server_with_ada(db, &[]).await;
+    let browser = Browser::new(&server);
+    let step = five_wrong_passwords(&browser, "ada", backend).await;
     let locked = browser
         .next(AUTHENTICATION, &step, json!({ "password": ADA_PASSWORD }))
         .await;
@@ -331,24 +338,7 @@ async fn rate_limit_on(db: &TestDb) {
     // An unknown name locks the same way, so the lock-out message does not
     // tell existing accounts from unknown ones.
     let browser = Browser::new(&server);
-    let step = browser.step(AUTHENTICATION).await;
-    let mut step = browser
-        .next(AUTHENTICATION, &step, json!({ "identifier": "nobody" }))
-        .await;
-    for attempt in 0..5 {
-        step = browser
-            .next(
-                AUTHENTICATION,
-                &step,
-                json!({ "password": format!("guess-{attempt}") }),
-            )
-            .await;
-        assert_eq!(
-            field_errors(&step, "password"),
-            [WRONG_PASSWORD],
-            "{backend} unknown {attempt}"
-        );
-    }
+    let step = five_wrong_passwords(&browser, "nobody", backend).await;
     let step = browser
         .next(AUTHENTICATION, &step, json!({ "password": "guess-5" }))
         .await;
