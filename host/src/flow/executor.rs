@@ -92,7 +92,7 @@ impl Flows {
                 self.advance(&flow, execution, request, Vec::new(), None, false)
                     .await
             }
-            None => self.start(&flow, request, next, Vec::new()).await,
+            None => self.start(&flow, request, next).await,
         }
     }
 
@@ -110,11 +110,9 @@ impl Flows {
         if let Some(execution) = self.find(&flow, request).await? {
             let next = execution.state.context.next.clone();
             self.delete(execution.id).await?;
-            return self
-                .start(&flow, request, next.as_deref(), Vec::new())
-                .await;
+            return self.start(&flow, request, next.as_deref()).await;
         }
-        self.start(&flow, request, next, Vec::new()).await
+        self.start(&flow, request, next).await
     }
 
     /// Consumes an answer to the current challenge.
@@ -164,9 +162,7 @@ impl Flows {
             StageOutcome::Retry(errors) if binding.invalid_response == InvalidResponse::Restart => {
                 let next = execution.state.context.next.clone();
                 self.delete(execution.id).await?;
-                let mut restarted = self
-                    .start(&flow, request, next.as_deref(), Vec::new())
-                    .await?;
+                let mut restarted = self.start(&flow, request, next.as_deref()).await?;
                 if let FlowStep::Challenge(challenge) = &mut restarted.step {
                     challenge.messages.extend(
                         errors
@@ -262,7 +258,6 @@ impl Flows {
         flow: &Flow,
         request: &FlowRequest,
         next: Option<&str>,
-        effects: Vec<Effect>,
     ) -> Result<StepResult, FlowError> {
         let plan = match plan::plan(&self.directory, flow, request).await? {
             Planned::Plan(plan) => plan,
@@ -273,7 +268,7 @@ impl Flows {
                 let message = denial_text(&messages);
                 self.record_denial(flow, None, request, &message, &decisions)
                     .await?;
-                return Ok(StepResult::new(FlowStep::Denied(message), effects));
+                return Ok(StepResult::new(FlowStep::Denied(message), Vec::new()));
             }
         };
         let context = FlowContext {
@@ -302,7 +297,7 @@ impl Flows {
         )
         .await?;
         drop(conn);
-        self.advance(flow, execution, request, effects, None, false)
+        self.advance(flow, execution, request, Vec::new(), None, false)
             .await
     }
 
